@@ -1,0 +1,166 @@
+#include "io/hf_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace tameq {
+using json = nlohmann::json;
+
+namespace {
+
+struct Reader {
+    const json& j;
+    const std::string& file;
+
+    bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
+    int get_int(const char* key) const {
+        if (!has(key)) fail(file, "missing '{}'", key);
+        if (!j[key].is_number_integer()) fail(file, "'{}' must be an integer, got {}", key, j[key].dump());
+        int64_t v = j[key].get<int64_t>();
+        if (v <= 0 || v > (int64_t(1) << 30)) fail(file, "'{}' = {} is out of range", key, v);
+        return int(v);
+    }
+    int get_int(const char* key, int dflt) const { return has(key) ? get_int(key) : dflt; }
+    float get_float(const json& obj, const char* key, float dflt) const {
+        if (!obj.contains(key) || obj[key].is_null()) return dflt;
+        if (!obj[key].is_number()) fail(file, "'{}' must be a number, got {}", key, obj[key].dump());
+        return obj[key].get<float>();
+    }
+    bool get_bool(const char* key, bool dflt) const {
+        if (!has(key)) return dflt;
+        if (!j[key].is_boolean()) fail(file, "'{}' must be true or false, got {}", key, j[key].dump());
+        return j[key].get<bool>();
+    }
+    std::string get_string(const char* key, const std::string& dflt) const {
+        if (!has(key)) return dflt;
+        if (!j[key].is_string()) fail(file, "'{}' must be a string, got {}", key, j[key].dump());
+        return j[key].get<std::string>();
+    }
+};
+
+void parse_rope(const Reader& r, ModelConfig& c) {
+    const json& j = r.j;
+    // Newer transformers write {"rope_parameters": {"rope_theta": ..., "rope_type": ...}}; older write
+    // rope_theta at the top level and an optional rope_scaling object.
+    const json* scaling = nullptr;
+    if (r.has("rope_parameters")) {
+        if (!j["rope_parameters"].is_object()) fail(r.file, "'rope_parameters' must be an object");
+        scaling = &j["rope_parameters"];
+        c.rope_theta = r.get_float(*scaling, "rope_theta", c.rope_theta);
+    }
+    c.rope_theta = r.get_float(j, "rope_theta", c.rope_theta);
+    if (r.has("rope_scaling")) {
+        if (!j["rope_scaling"].is_object()) fail(r.file, "'rope_scaling' must be an object");
+        scaling = &j["rope_scaling"];
+    }
+    if (!(c.rope_theta > 0)) fail(r.file, "rope_theta must be positive");
+    if (!scaling) return;
+    std::string type = "default";
+    for (const char* key : {"rope_type", "type"})
+        if (scaling->contains(key) && (*scaling)[key].is_string()) type = (*scaling)[key].get<std::string>();
+    if (type == "default") return;
+    if (type != "llama3") fail(r.file, "unsupported rope scaling type '{}' (supported: default, llama3)", type);
+    RopeScaling& s = c.rope_scaling;
+    s.type = type;
+    s.factor = r.get_float(*scaling, "factor", 8.0f);
+    s.low_freq_factor = r.get_float(*scaling, "low_freq_factor", 1.0f);
+    s.high_freq_factor = r.get_float(*scaling, "high_freq_factor", 4.0f);
+    if (scaling->contains("original_max_position_embeddings")) {
+        const json& v = (*scaling)["original_max_position_embeddings"];
+        if (!v.is_number_integer() || v.get<int64_t>() <= 0)
+            fail(r.file, "'original_max_position_embeddings' must be a positive integer");
+        s.original_max_position = int(v.get<int64_t>());
+    }
+    if (!(s.factor > 0) || !(s.high_freq_factor > s.low_freq_factor))
+        fail(r.file, "llama3 rope scaling needs factor > 0 and high_freq_factor > low_freq_factor");
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        fail(file, "invalid JSON: {}", e.what());
+    }
+    if (!j.is_object()) fail(file, "config is not a JSON object");
+    Reader r{j, file};
+    ModelConfig c;
+    if (!r.has("architectures") || !j["architectures"].is_array() || j["architectures"].empty() ||
+        !j["architectures"][0].is_string())
+        fail(file, "missing 'architectures'");
+    c.architecture = j["architectures"][0].get<std::string>();
+    const std::string& a = c.architecture;
+    if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM") {
+        c.family = ArchFamily::Llama;
+    } else if (a == "OPTForCausalLM") {
+        c.family = ArchFamily::OPT;
+    } else {
+        fail(file, "unsupported architecture '{}' (supported: LlamaForCausalLM, MistralForCausalLM, "
+                   "Qwen2ForCausalLM, OPTForCausalLM)", a);
+    }
+    c.hidden = r.get_int("hidden_size");
+    c.n_layers = r.get_int("num_hidden_layers");
+    c.n_heads = r.get_int("num_attention_heads");
+    c.vocab = r.get_int("vocab_size");
+    c.max_positions = r.get_int("max_position_embeddings", 2048);
+    c.tie_embeddings = r.get_bool("tie_word_embeddings", c.family == ArchFamily::OPT);
+    if (r.has("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_id = j["bos_token_id"].get<int>();
+    if (r.has("eos_token_id") && j["eos_token_id"].is_number_integer()) c.eos_id = j["eos_token_id"].get<int>();
+
+    if (c.family == ArchFamily::Llama) {
+        c.n_kv_heads = r.get_int("num_key_value_heads", c.n_heads);
+        c.head_dim = r.get_int("head_dim", c.hidden / c.n_heads);
+        c.intermediate = r.get_int("intermediate_size");
+        c.norm_eps = r.get_float(j, "rms_norm_eps", 1e-6f);
+        parse_rope(r, c);
+        std::string act = r.get_string("hidden_act", "silu");
+        if (act != "silu") fail(file, "unsupported hidden_act '{}' for {} (supported: silu)", act, a);
+        const bool attention_bias = r.get_bool("attention_bias", false);
+        c.qkv_bias = a == "Qwen2ForCausalLM" || attention_bias;
+        c.o_bias = attention_bias;
+        c.mlp_bias = r.get_bool("mlp_bias", false);
+        if (a == "MistralForCausalLM" && r.has("sliding_window") && j["sliding_window"].is_number_integer() &&
+            j["sliding_window"].get<int64_t>() < c.max_positions)
+            fail(file, "sliding-window attention (window {}) is not supported", j["sliding_window"].get<int64_t>());
+        if (a == "Qwen2ForCausalLM" && r.get_bool("use_sliding_window", false))
+            fail(file, "sliding-window attention is not supported");
+    } else {
+        c.n_kv_heads = c.n_heads;
+        if (c.hidden % c.n_heads) fail(file, "hidden_size {} is not a multiple of num_attention_heads {}", c.hidden, c.n_heads);
+        c.head_dim = c.hidden / c.n_heads;
+        c.intermediate = r.get_int("ffn_dim");
+        c.norm_eps = 1e-5f;  // OPT's LayerNorm uses torch's default
+        c.word_embed_proj_dim = r.get_int("word_embed_proj_dim", c.hidden);
+        c.pre_layer_norm = r.get_bool("do_layer_norm_before", true);
+        c.final_layer_norm = !r.get_bool("_remove_final_layer_norm", false);
+        std::string act = r.get_string("activation_function", "relu");
+        if (act != "relu") fail(file, "unsupported activation_function '{}' for OPT (supported: relu)", act);
+        if (!r.get_bool("enable_bias", true)) fail(file, "OPT without biases (enable_bias=false) is not supported");
+        if (!r.get_bool("layer_norm_elementwise_affine", true))
+            fail(file, "OPT without LayerNorm affine parameters is not supported");
+        c.qkv_bias = c.o_bias = c.mlp_bias = true;
+    }
+    if (c.n_heads % c.n_kv_heads) fail(file, "num_attention_heads {} is not a multiple of num_key_value_heads {}", c.n_heads, c.n_kv_heads);
+    if (c.head_dim % 2) fail(file, "head_dim {} must be even", c.head_dim);
+    if (c.bos_id < 0 || c.bos_id >= c.vocab) fail(file, "bos_token_id {} outside the vocabulary", c.bos_id);
+    return c;
+}
+
+ModelConfig load_hf_config(const std::string& path_in) {
+    std::filesystem::path path(path_in);
+    if (std::filesystem::is_directory(path)) path /= "config.json";
+    std::ifstream in(path);
+    if (!in) fail(path.string(), "cannot open");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_hf_config(ss.str(), path.string());
+}
+
+}  // namespace tameq

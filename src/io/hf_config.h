@@ -1,0 +1,50 @@
+#pragma once
+// The model hyper-parameters every loader fills in: Hugging Face config.json
+// (Llama, Mistral, Qwen2, OPT) or a llama2.c checkpoint header.
+#include <string>
+
+namespace tameq {
+
+enum class ArchFamily { Llama, OPT };  // Llama covers Mistral and Qwen2 (same block, optional q/k/v bias)
+
+struct RopeScaling {
+    std::string type = "default";  // "default" or "llama3"
+    float factor = 1.0f;
+    float low_freq_factor = 1.0f;
+    float high_freq_factor = 4.0f;
+    int original_max_position = 8192;
+};
+
+struct ModelConfig {
+    std::string architecture;  // as written in config.json, e.g. "LlamaForCausalLM"
+    ArchFamily family = ArchFamily::Llama;
+    int hidden = 0;
+    int n_layers = 0;
+    int n_heads = 0;
+    int n_kv_heads = 0;
+    int head_dim = 0;
+    int intermediate = 0;  // SwiGLU width (Llama) or ffn_dim (OPT)
+    int vocab = 0;
+    int max_positions = 0;
+    float norm_eps = 1e-5f;
+    float rope_theta = 10000.0f;
+    RopeScaling rope_scaling;
+    bool tie_embeddings = false;
+    bool qkv_bias = false;  // Qwen2, Llama attention_bias
+    bool o_bias = false;    // Llama attention_bias
+    bool mlp_bias = false;  // Llama mlp_bias
+    // OPT only
+    int word_embed_proj_dim = 0;  // == hidden unless OPT-350M style project_in/out
+    bool pre_layer_norm = true;   // do_layer_norm_before
+    bool final_layer_norm = true; // !_remove_final_layer_norm
+    int position_offset = 2;      // OPT learned positions start at index 2
+    int bos_id = 1;
+    int eos_id = 2;
+};
+
+// Parses `path` (a config.json, or a directory holding one). Errors name the file.
+ModelConfig load_hf_config(const std::string& path);
+// Same, from text; `file` names it in errors. Exposed for fuzzing.
+ModelConfig parse_hf_config(const std::string& text, const std::string& file);
+
+}  // namespace tameq
