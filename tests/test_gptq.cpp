@@ -186,7 +186,9 @@ TEST(Gptq, IdentityHessianEqualsRtnExactly) {
     const Problem& pb = problem();
     Mat eye(static_cast<size_t>(pb.k) * pb.k, 0.0f);
     for (int i = 0; i < pb.k; ++i) eye[static_cast<size_t>(i) * pb.k + i] = 1.0f;
-    for (QuantSpec s : {w4(true, true), w4(false, false), w4(true, false, 32)}) {
+    QuantSpec per_tensor = w4(false, false);
+    per_tensor.granularity = Granularity::PerTensor;
+    for (QuantSpec s : {w4(true, true), w4(false, false), w4(true, false, 32), per_tensor}) {
         for (bool act_order : {false, true}) {
             GptqOptions o;
             o.act_order = act_order;

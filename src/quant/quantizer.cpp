@@ -27,9 +27,11 @@ QParams grid_for(float lo, float hi, const QuantSpec& s) {
     return {scale, std::nearbyint(-lo / scale)};
 }
 
-double grid_error(const float* x, int n, QParams p, const QuantSpec& s) {
+// Sum of |Q(x) - x|^2.4, or any value >= `stop` once the running sum reaches it: a candidate that bad
+// cannot win, and the terms are non-negative, so stopping early changes no decision.
+double grid_error(const float* x, int n, QParams p, const QuantSpec& s, double stop) {
     double err = 0.0;
-    for (int i = 0; i < n; ++i) err += std::pow(std::fabs(quantize_dequantize(x[i], p, s) - x[i]), mse_norm);
+    for (int i = 0; i < n && err < stop; ++i) err += std::pow(std::fabs(quantize_dequantize(x[i], p, s) - x[i]), mse_norm);
     return err;
 }
 
@@ -59,7 +61,7 @@ QParams find_qparams(const float* x, int n, const QuantSpec& s) {
     for (int i = 0; i < mse_steps; ++i) {
         float p = static_cast<float>(1.0 - static_cast<double>(i) / mse_grid);
         QParams cand = grid_for(p * lo, p * hi, s);
-        double err = grid_error(x, n, cand, s);
+        double err = grid_error(x, n, cand, s, best_err);
         if (err < best_err) {
             best_err = err;
             best = cand;
