@@ -31,9 +31,10 @@ void run_generate(const RunArgs& a) {
     Model model = load_model(a.model);
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     const ModelConfig& c = model.cfg;
+    const std::vector<int> prompt_ids = tok->encode(a.prompt, "--prompt");
     std::vector<int> ids;
     if (!a.no_bos) ids.push_back(c.bos_id);
-    for (int id : tok->encode(a.prompt, "--prompt")) ids.push_back(id);
+    ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
     if (ids.empty()) fail("run", "empty prompt and --no-bos: nothing to condition on");
     const int ctx = std::min<int>(c.max_positions, int(ids.size()) + a.n_predict);
     if (int(ids.size()) > ctx) fail("run", "prompt of {} tokens exceeds the context of {}", ids.size(), c.max_positions);
@@ -47,7 +48,7 @@ void run_generate(const RunArgs& a) {
     const auto t0 = Clock::now();
     engine.forward(ids.data(), int(ids.size()), logits.data(), Logits::Last);
     const auto t1 = Clock::now();
-    TokenStreamer stream(*tok);
+    TokenStreamer stream(*tok, prompt_ids);  // so the first new token reads as mid-text
     int generated = 0;
     while (generated < a.n_predict && engine.position() < ctx) {
         const int next = sampler.sample(logits.data(), c.vocab);
