@@ -61,6 +61,7 @@ void run_generate(const RunArgs& a) {
     }
     std::fputs(stream.flush().c_str(), stdout);
     std::fputs("\n", stdout);
+    std::fflush(stdout);  // the text ends before the timing line on a shared terminal or pipe
     const auto t2 = Clock::now();
     const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
     const double decode_s = std::chrono::duration<double>(t2 - t1).count();
