@@ -1,0 +1,26 @@
+#pragma once
+// Walsh–Hadamard transform for n = m·2^k (m = 1 or a small Hadamard order), as QuaRot's online
+// rotations need (11008 = 172·64, 14336 = 28·512, 1536 = 12·128, ...).
+//
+// Convention: H_n = H_{2^k} ⊗ H_m (Sylvester ⊗ small), element (i, j) with i = a·m + b, j = c·m + d is
+// (-1)^popcount(a & c) · H_m[b][d]. fwht_rows maps every row x to y = H_n·x / √n, which as a row vector
+// is y = x·H_nᵀ/√n. H_m is not symmetric for Paley orders, so mind the transpose when folding.
+#include <vector>
+
+namespace tameq {
+
+// The small factor m of n = m·2^k (1 for powers of two), or a tameq::Error naming the supported sizes.
+int hadamard_factor(int n);
+bool hadamard_size_supported(int n);
+
+// In place on `rows` rows of length n (row-major, contiguous). O(n log n) butterflies on the 2^k part and
+// a dense m×m product (sgemm) on the m part; scaled by 1/√n when `normalize`, so it is orthonormal.
+void fwht_rows(float* x, int rows, int n, bool normalize = true);
+
+// Reference: the dense product with H_n, entries generated on the fly, accumulated in double. O(n²) per row.
+void fwht_rows_ref(float* x, int rows, int n, bool normalize = true);
+
+// The explicit n×n matrix H_n/√n (row-major), for folding rotations into weights offline.
+std::vector<float> hadamard_matrix(int n);
+
+}  // namespace tameq

@@ -1,0 +1,130 @@
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "transform/hadamard.h"
+#include "transform/hadamard_small.h"
+
+using namespace tameq;
+
+namespace {
+
+std::vector<float> random_rows(int rows, int n, uint32_t seed) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(size_t(rows) * n);
+    for (auto& v : x) v = dist(gen);
+    return x;
+}
+
+double norm2(const float* x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += double(x[i]) * x[i];
+    return s;
+}
+
+}  // namespace
+
+TEST(HadamardSmall, EveryOrderIsHadamardExactly) {
+    std::vector<int> orders = {1, 2, 4};
+    for (int m : hadamard_small_orders()) orders.push_back(m);
+    for (int m : orders) {
+        const auto& h = hadamard_small(m);
+        ASSERT_EQ(h.size(), size_t(m) * m) << m;
+        for (int8_t v : h) ASSERT_TRUE(v == 1 || v == -1) << m;
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < m; j++) {
+                int dot = 0;
+                for (int k = 0; k < m; k++) dot += h[size_t(i) * m + k] * h[size_t(j) * m + k];
+                ASSERT_EQ(dot, i == j ? m : 0) << "order " << m << " rows " << i << "," << j;
+            }
+        }
+    }
+}
+
+TEST(HadamardSmall, RequiredOrdersAreListed) {
+    EXPECT_EQ(hadamard_small_orders(), (std::vector<int>{12, 20, 28, 36, 40, 52, 60, 108, 140, 148, 156, 172}));
+}
+
+TEST(Hadamard, FactorSplitsSizes) {
+    EXPECT_EQ(hadamard_factor(4096), 1);
+    EXPECT_EQ(hadamard_factor(1), 1);
+    EXPECT_EQ(hadamard_factor(1536), 12);
+    EXPECT_EQ(hadamard_factor(11008), 172);
+    EXPECT_EQ(hadamard_factor(14336), 28);
+    EXPECT_EQ(hadamard_factor(13824), 108);
+    EXPECT_EQ(hadamard_factor(18944), 148);
+    EXPECT_EQ(hadamard_factor(40), 20);
+    EXPECT_TRUE(hadamard_size_supported(5120));
+    EXPECT_FALSE(hadamard_size_supported(6));
+    EXPECT_FALSE(hadamard_size_supported(44 * 8));
+}
+
+TEST(Hadamard, UnsupportedSizeNamesTheSupportedOnes) {
+    try {
+        hadamard_factor(100);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_STREQ(e.what(),
+                     "hadamard: size 100 is not supported; supported: 2^k and m·2^k for m in "
+                     "{12, 20, 28, 36, 40, 52, 60, 108, 140, 148, 156, 172}");
+    }
+    std::vector<float> x(6);
+    EXPECT_THROW(fwht_rows(x.data(), 1, 6), Error);
+}
+
+TEST(Hadamard, FastMatchesDenseReference) {
+    for (int n : {8, 64, 512, 24, 1536, 11008, 14336}) {
+        const int rows = n > 4096 ? 2 : 5;
+        auto fast = random_rows(rows, n, uint32_t(n));
+        auto ref = fast;
+        fwht_rows(fast.data(), rows, n);
+        fwht_rows_ref(ref.data(), rows, n);
+        double err = 0, mag = 0;
+        for (size_t i = 0; i < fast.size(); i++) {
+            err = std::max(err, double(std::fabs(fast[i] - ref[i])));
+            mag = std::max(mag, double(std::fabs(ref[i])));
+        }
+        EXPECT_LE(err, 1e-5 * mag) << "n=" << n;
+    }
+}
+
+TEST(Hadamard, PreservesNormAndScalesWithoutNormalization) {
+    for (int n : {4096, 1536, 14336}) {
+        auto x = random_rows(3, n, 7);
+        auto raw = x;
+        const double before = norm2(x.data(), x.size());
+        fwht_rows(x.data(), 3, n);
+        EXPECT_NEAR(norm2(x.data(), x.size()) / before, 1.0, 1e-5) << n;
+        fwht_rows(raw.data(), 3, n, false);
+        const float s = std::sqrt(float(n));
+        for (size_t i = 0; i < x.size(); i += 97) EXPECT_NEAR(raw[i], x[i] * s, 1e-3f * s) << n;
+    }
+}
+
+TEST(Hadamard, OneSparseBecomesFlat) {
+    // The property DFRot relies on: a massive 1-sparse token becomes ±c in every channel.
+    for (int n : {512, 1536, 11008}) {
+        std::vector<float> x(n, 0.0f);
+        x[n / 3] = 100.0f;
+        fwht_rows(x.data(), 1, n);
+        const float c = 100.0f / std::sqrt(float(n));
+        for (int i = 0; i < n; i++) ASSERT_NEAR(std::fabs(x[i]), c, 1e-5f * c) << "n=" << n << " i=" << i;
+    }
+}
+
+TEST(Hadamard, ExplicitMatrixIsTheTransform) {
+    // fwht_rows(x) = H·x, so transforming the identity's rows gives Hᵀ.
+    for (int n : {16, 24, 112, 1536}) {
+        const auto h = hadamard_matrix(n);
+        std::vector<float> eye(size_t(n) * n, 0.0f);
+        for (int i = 0; i < n; i++) eye[size_t(i) * n + i] = 1.0f;
+        fwht_rows(eye.data(), n, n);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) ASSERT_NEAR(eye[size_t(i) * n + j], h[size_t(j) * n + i], 1e-6f) << n;
+    }
+}
