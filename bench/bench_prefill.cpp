@@ -113,4 +113,3 @@ BENCHMARK_CAPTURE(BM_Prefill, gut_opt_24m, std::string("gut-opt-24m"))->Arg(128)
 
 }  // namespace
 
-BENCHMARK_MAIN();
