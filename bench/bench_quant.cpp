@@ -76,4 +76,3 @@ BENCHMARK(BM_hessian_add)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
-BENCHMARK_MAIN();

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)")
-if [ -x scripts/test-sanitize.sh ]; then scripts/test-sanitize.sh; fi
-if [ -x scripts/test-fuzz.sh ]; then scripts/test-fuzz.sh; fi
+scripts/test-sanitize.sh
+scripts/test-fuzz.sh
 echo "all tests passed"

@@ -1,0 +1,127 @@
+// tameq eval ppl MODEL --data FILE: perplexity with the protocol of DESIGN.md, optionally KL divergence
+// and top-1 agreement against a reference model (--ref) on the same windows.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/model_args.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "eval/perplexity.h"
+
+namespace tameq::cli {
+namespace {
+
+struct PplArgs {
+    std::string model, data, ref, tokenizer;
+    int ctx = 1024;
+    int windows = 64;
+    bool no_bos = false;
+    bool lines = false;
+    bool json = false;
+};
+
+std::vector<std::vector<int>> build_sequences(const PplArgs& a, const Tokenizer& tok, int bos, int64_t* text_tokens) {
+    const std::string text = read_text_file(a.data);
+    std::vector<std::vector<int>> seqs;
+    if (a.lines) {
+        // One sequence per non-empty line, truncated to ctx (llama2.c's TinyStories protocol).
+        size_t start = 0;
+        *text_tokens = 0;
+        while (start < text.size() && (a.windows <= 0 || int(seqs.size()) < a.windows)) {
+            size_t end = text.find('\n', start);
+            if (end == std::string::npos) end = text.size();
+            std::string_view line(text.data() + start, end - start);
+            start = end + 1;
+            if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+            std::vector<int> seq;
+            if (!a.no_bos) seq.push_back(bos);
+            for (int id : tok.encode(line, a.data)) seq.push_back(id);
+            if (int(seq.size()) > a.ctx) seq.resize(size_t(a.ctx));
+            *text_tokens += int64_t(seq.size());
+            seqs.push_back(std::move(seq));
+        }
+        return seqs;
+    }
+    const std::vector<int> ids = tok.encode(text, a.data);
+    *text_tokens = int64_t(ids.size());
+    if (a.no_bos) {
+        // Windows of ctx tokens with no BOS: the first token of each is context only.
+        for (size_t s = 0; s + size_t(a.ctx) <= ids.size() && (a.windows <= 0 || int(seqs.size()) < a.windows); s += size_t(a.ctx))
+            seqs.emplace_back(ids.begin() + long(s), ids.begin() + long(s) + a.ctx);
+    } else {
+        seqs = make_windows(ids, a.ctx, a.windows, bos);
+    }
+    if (seqs.empty() || (a.windows > 0 && int(seqs.size()) < a.windows))
+        fail(a.data, "too short: {} tokens make {} windows of {}, {} requested", ids.size(), seqs.size(), a.ctx, a.windows);
+    return seqs;
+}
+
+void run_ppl(const PplArgs& a) {
+    if (a.ctx < 2) fail("eval ppl", "--ctx must be at least 2");
+    Model model = load_model(a.model);
+    if (a.ctx > model.cfg.max_positions) fail("eval ppl", "--ctx {} exceeds the model's context of {}", a.ctx, model.cfg.max_positions);
+    std::unique_ptr<Model> ref;
+    if (!a.ref.empty()) ref = std::make_unique<Model>(load_model(a.ref));
+    auto tok = open_tokenizer_for(a.model, a.tokenizer);
+    const int bos = model.cfg.bos_id;
+    int64_t text_tokens = 0;
+    const auto seqs = build_sequences(a, *tok, bos, &text_tokens);
+
+    Progress progress("ppl", int64_t(seqs.size()));
+    PplResult r = evaluate_ppl(model, seqs, ref.get(), [&](int done, int, double running_ppl) {
+        progress.update(done, fmt::format("PPL {:.4f}", running_ppl));
+    });
+    progress.finish();
+    const std::string bos_desc = a.no_bos ? "none" : fmt::format("prepended (id {}), never scored", bos);
+    const std::string layout = a.lines ? fmt::format("{} non-empty lines, each its own sequence (max {})", r.windows, a.ctx)
+                                       : fmt::format("{} windows of {}{}", r.windows, a.ctx, a.no_bos ? "" : " = BOS + " + std::to_string(a.ctx - 1));
+    if (a.json) {
+        nlohmann::json j = {{"model", a.model}, {"dataset", a.data}, {"ctx", a.ctx}, {"windows", r.windows},
+                            {"lines", a.lines}, {"bos", bos_desc}, {"text_tokens", text_tokens},
+                            {"tokens_scored", r.tokens_scored}, {"nll_mean", r.nll_mean}, {"ppl", r.ppl},
+                            {"window_nll", r.window_nll}};
+        if (r.has_ref) {
+            j["ref"] = a.ref;
+            j["ref_ppl"] = r.ref_ppl;
+            j["kl_mean"] = r.kl_mean;
+            j["top1_agree"] = r.top1_agree;
+        }
+        fmt::print("{}\n", j.dump(2));
+        return;
+    }
+    fmt::print("model     {} ({}, {:.1f}M parameters)\n", a.model, model.cfg.architecture, double(model.n_params()) / 1e6);
+    fmt::print("dataset   {} ({} tokens)\n", a.data, text_tokens);
+    fmt::print("layout    {}\n", layout);
+    fmt::print("bos       {}\n", bos_desc);
+    fmt::print("scored    {} tokens in {:.1f} s\n", r.tokens_scored, progress.elapsed_s());
+    fmt::print("PPL       {:.4f}\n", r.ppl);
+    if (r.has_ref) {
+        fmt::print("ref PPL   {:.4f} ({})\n", r.ref_ppl, a.ref);
+        fmt::print("KL        {:.6f} nats/token (reference || model)\n", r.kl_mean);
+        fmt::print("top-1     {:.2f}% agreement with the reference\n", 100.0 * r.top1_agree);
+    }
+}
+
+const CommandRegistrar reg([](CLI::App& app) {
+    CLI::App* eval = app.add_subcommand("eval", "Evaluate a model");
+    eval->require_subcommand(1);
+    auto args = std::make_shared<PplArgs>();
+    CLI::App* cmd = eval->add_subcommand("ppl", "Perplexity (DESIGN.md protocol: BOS + ctx-1 tokens per window)");
+    cmd->add_option("model", args->model, "Hugging Face directory or llama2.c .bin")->required();
+    cmd->add_option("--data", args->data, "text file")->required();
+    cmd->add_option("--ctx", args->ctx, "window length including BOS")->capture_default_str();
+    cmd->add_option("--windows", args->windows, "number of windows (0 = all)")->capture_default_str();
+    cmd->add_option("--ref", args->ref, "reference model for KL divergence and top-1 agreement");
+    cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
+    cmd->add_flag("--no-bos", args->no_bos, "windows of ctx text tokens without BOS (the first is context only)");
+    cmd->add_flag("--lines", args->lines, "each non-empty line is one sequence (BOS + line), cache reset per line");
+    cmd->add_flag("--json", args->json, "print the result as JSON");
+    cmd->callback([args] { run_ppl(*args); });
+});
+
+}  // namespace
+}  // namespace tameq::cli

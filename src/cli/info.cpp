@@ -1,0 +1,67 @@
+// tameq info MODEL: what a checkpoint holds (architecture, shapes, parameters, storage, tokenizer).
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/model_args.h"
+#include "model/tensor_source.h"
+
+namespace tameq::cli {
+namespace {
+
+struct InfoArgs {
+    std::string model, tokenizer;
+};
+
+uint64_t bytes_on_disk(const std::string& path) {
+    namespace fs = std::filesystem;
+    if (!fs::is_directory(path)) return fs::file_size(path);
+    uint64_t total = 0;
+    for (const auto& e : fs::directory_iterator(path))
+        if (e.is_regular_file() && e.path().extension() == ".safetensors") total += e.file_size();
+    return total;
+}
+
+void run_info(const InfoArgs& a) {
+    ModelReader reader(a.model);
+    const ModelConfig& c = reader.config();
+    Model m = load_model(a.model);
+    auto tok = open_tokenizer_for(a.model, a.tokenizer);
+    const bool llama = c.family == ArchFamily::Llama;
+    fmt::print("model         {}\n", a.model);
+    fmt::print("architecture  {} ({} family)\n", c.architecture, llama ? "Llama" : "OPT");
+    fmt::print("parameters    {} ({:.1f}M)\n", m.n_params(), double(m.n_params()) / 1e6);
+    fmt::print("weights       {:.1f} MB on disk\n", double(bytes_on_disk(a.model)) / 1e6);
+    fmt::print("layers        {}\n", c.n_layers);
+    fmt::print("hidden        {}\n", c.hidden);
+    fmt::print("heads         {} query, {} key/value (head_dim {})\n", c.n_heads, c.n_kv_heads, c.head_dim);
+    fmt::print("ffn           {} {}\n", c.intermediate, llama ? "SwiGLU" : "ReLU");
+    fmt::print("vocab         {}\n", c.vocab);
+    fmt::print("context       {}\n", c.max_positions);
+    if (llama) {
+        fmt::print("rope          theta {}{}\n", c.rope_theta,
+                   c.rope_scaling.type == "llama3" ? fmt::format(", llama3 scaling x{}", c.rope_scaling.factor) : "");
+        fmt::print("norm          RMSNorm eps {}\n", c.norm_eps);
+        fmt::print("biases        q/k/v {}, o {}, mlp {}\n", c.qkv_bias, c.o_bias, c.mlp_bias);
+    } else {
+        fmt::print("norm          LayerNorm, {}\n", c.pre_layer_norm ? "pre-LN" : "post-LN");
+        fmt::print("positions     learned, offset {}\n", c.position_offset);
+        if (c.word_embed_proj_dim != c.hidden) fmt::print("embed proj    {}\n", c.word_embed_proj_dim);
+    }
+    fmt::print("lm_head       {}\n", c.tie_embeddings ? "tied to the embeddings" : "separate");
+    fmt::print("bos / eos     {} / {}\n", c.bos_id, c.eos_id);
+    fmt::print("tokenizer     {}\n", tok->describe());
+}
+
+const CommandRegistrar reg([](CLI::App& app) {
+    auto args = std::make_shared<InfoArgs>();
+    CLI::App* cmd = app.add_subcommand("info", "Describe a model: architecture, shapes, parameters, tokenizer");
+    cmd->add_option("model", args->model, "Hugging Face directory or llama2.c .bin")->required();
+    cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
+    cmd->callback([args] { run_info(*args); });
+});
+
+}  // namespace
+}  // namespace tameq::cli

@@ -1,0 +1,33 @@
+#include "cli/model_args.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace tameq::cli {
+namespace fs = std::filesystem;
+
+std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, const std::string& override_path) {
+    if (!override_path.empty()) return load_tokenizer(override_path);
+    if (fs::is_directory(model_path)) return load_tokenizer(model_path);
+    const fs::path dir = fs::path(model_path).parent_path().empty() ? fs::path(".") : fs::path(model_path).parent_path();
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.starts_with("tok") && name.ends_with(".bin")) return load_tokenizer(entry.path().string());
+    }
+    fail(model_path, "no tokenizer found beside the model (expected tok*.bin); pass --tokenizer");
+}
+
+std::string read_text_file(const std::string& path) {
+    if (!fs::is_regular_file(path)) fail(path, "no such file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, "cannot open");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace tameq::cli

@@ -1,0 +1,18 @@
+#pragma once
+// Shared by the subcommands: open a model path together with its tokenizer.
+#include <memory>
+#include <string>
+
+#include "io/tokenizer.h"
+#include "model/model.h"
+
+namespace tameq::cli {
+
+// The tokenizer beside a model: a Hugging Face directory's own files, or for a llama2.c .bin the
+// tok*.bin in the same directory. `override_path` (non-empty) wins.
+std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, const std::string& override_path);
+
+// Reads a whole text file; errors name it (missing, unreadable, empty).
+std::string read_text_file(const std::string& path);
+
+}  // namespace tameq::cli

@@ -1,0 +1,88 @@
+// tameq run MODEL --prompt TEXT -n N: generate text, streaming tokens, then report tokens/s.
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/model_args.h"
+#include "common/error.h"
+#include "model/engine.h"
+#include "model/sampler.h"
+
+namespace tameq::cli {
+namespace {
+
+struct RunArgs {
+    std::string model, tokenizer, prompt;
+    int n_predict = 64;
+    float temperature = 0.8f;
+    float top_p = 0.95f;
+    int64_t seed = -1;
+    bool no_bos = false;
+};
+
+using Clock = std::chrono::steady_clock;
+
+void run_generate(const RunArgs& a) {
+    if (a.n_predict < 0) fail("run", "-n must be >= 0");
+    Model model = load_model(a.model);
+    auto tok = open_tokenizer_for(a.model, a.tokenizer);
+    const ModelConfig& c = model.cfg;
+    const std::vector<int> prompt_ids = tok->encode(a.prompt, "--prompt");
+    std::vector<int> ids;
+    if (!a.no_bos) ids.push_back(c.bos_id);
+    ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
+    if (ids.empty()) fail("run", "empty prompt and --no-bos: nothing to condition on");
+    const int ctx = std::min<int>(c.max_positions, int(ids.size()) + a.n_predict);
+    if (int(ids.size()) > ctx) fail("run", "prompt of {} tokens exceeds the context of {}", ids.size(), c.max_positions);
+    const uint64_t seed = a.seed >= 0 ? uint64_t(a.seed) : std::random_device{}();
+    Sampler sampler(a.temperature, a.top_p, seed);
+    Engine engine(model, ctx);
+    std::vector<float> logits(size_t(c.vocab));
+
+    std::fputs(a.prompt.c_str(), stdout);
+    std::fflush(stdout);
+    const auto t0 = Clock::now();
+    engine.forward(ids.data(), int(ids.size()), logits.data(), Logits::Last);
+    const auto t1 = Clock::now();
+    TokenStreamer stream(*tok, prompt_ids);  // so the first new token reads as mid-text
+    int generated = 0;
+    while (generated < a.n_predict && engine.position() < ctx) {
+        const int next = sampler.sample(logits.data(), c.vocab);
+        ++generated;
+        if (next == c.eos_id) break;
+        std::fputs(stream.push(next).c_str(), stdout);
+        std::fflush(stdout);
+        if (engine.position() >= ctx) break;
+        engine.forward(&next, 1, logits.data(), Logits::Last);
+    }
+    std::fputs(stream.flush().c_str(), stdout);
+    std::fputs("\n", stdout);
+    std::fflush(stdout);  // the text ends before the timing line on a shared terminal or pipe
+    const auto t2 = Clock::now();
+    const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+    const double decode_s = std::chrono::duration<double>(t2 - t1).count();
+    std::fprintf(stderr, "prompt: %zu tokens in %.3f s (%.1f tokens/s); generated: %d tokens in %.3f s (%.1f tokens/s); seed %llu\n",
+                 ids.size(), prefill_s, double(ids.size()) / prefill_s, generated, decode_s,
+                 generated > 0 ? generated / decode_s : 0.0, (unsigned long long)seed);
+}
+
+const CommandRegistrar reg([](CLI::App& app) {
+    auto args = std::make_shared<RunArgs>();
+    CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streaming tokens");
+    cmd->add_option("model", args->model, "Hugging Face directory or llama2.c .bin")->required();
+    cmd->add_option("-p,--prompt", args->prompt, "prompt text (BOS is prepended)");
+    cmd->add_option("-n,--n-predict", args->n_predict, "tokens to generate")->capture_default_str();
+    cmd->add_option("--temp", args->temperature, "sampling temperature; 0 = greedy")->capture_default_str();
+    cmd->add_option("--top-p", args->top_p, "nucleus sampling mass")->capture_default_str();
+    cmd->add_option("--seed", args->seed, "random seed (default: random, printed at the end)");
+    cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
+    cmd->add_flag("--no-bos", args->no_bos, "do not prepend the BOS token");
+    cmd->callback([args] { run_generate(*args); });
+});
+
+}  // namespace
+}  // namespace tameq::cli

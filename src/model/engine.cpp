@@ -1,0 +1,85 @@
+#include "model/engine.h"
+
+#include <cstring>
+
+#include "common/error.h"
+
+namespace tameq {
+
+void Scratch::ensure(const ModelConfig& cfg, int n) {
+    const size_t q_dim = size_t(cfg.n_heads) * cfg.head_dim, kv_dim = size_t(cfg.n_kv_heads) * cfg.head_dim;
+    const size_t rows = size_t(n);
+    if (xn.size() < rows * cfg.hidden) {
+        xn.resize(rows * cfg.hidden);
+        tmp.resize(rows * cfg.hidden);
+        q.resize(rows * q_dim);
+        attn.resize(rows * q_dim);
+        k.resize(rows * kv_dim);
+        v.resize(rows * kv_dim);
+        ff_a.resize(rows * cfg.intermediate);
+        ff_b.resize(rows * cfg.intermediate);
+    }
+}
+
+Engine::Engine(const Model& model, int max_ctx) : model_(model) {
+    const ModelConfig& c = model.cfg;
+    if (max_ctx <= 0) max_ctx = c.max_positions;
+    if (max_ctx > c.max_positions && c.family == ArchFamily::OPT)
+        fail(model.source, "context {} exceeds the {} learned positions", max_ctx, c.max_positions);
+    if (c.family == ArchFamily::Llama) rope_ = RopeTable(c, max_ctx);
+    cache_ = KvCache(c.n_layers, max_ctx, c.n_kv_heads * c.head_dim);
+}
+
+void Engine::embed(const int* tokens, int n, float* x) const {
+    const ModelConfig& c = model_.cfg;
+    const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
+    std::vector<float> raw;
+    float* dst = x;
+    if (model_.project_in) {
+        raw.resize(size_t(n) * e);
+        dst = raw.data();
+    }
+    for (int i = 0; i < n; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= c.vocab) fail(model_.source, "token id {} outside the vocabulary of {}", tokens[i], c.vocab);
+        std::memcpy(dst + size_t(i) * e, &model_.embed[size_t(tokens[i]) * e], size_t(e) * 4);
+    }
+    if (model_.project_in) model_.project_in->forward(raw.data(), n, x);
+    if (c.family == ArchFamily::OPT)
+        for (int i = 0; i < n; ++i)
+            add_rows(x + size_t(i) * c.hidden, &model_.pos_embed[size_t(pos_ + i + c.position_offset) * c.hidden],
+                     size_t(c.hidden));
+}
+
+void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
+    const ModelConfig& c = model_.cfg;
+    if (n <= 0) return;
+    if (pos_ + n > cache_.max_ctx())
+        fail(model_.source, "context full: {} + {} tokens exceed the context of {}", pos_, n, cache_.max_ctx());
+    x_.resize(size_t(n) * c.hidden);
+    scratch_.ensure(c, n);
+    embed(tokens, n, x_.data());
+    for (int l = 0; l < c.n_layers; ++l) {
+        if (on_block_input) on_block_input(l, x_.data(), n);
+        BlockContext ctx{c, rope_, cache_, scratch_, l, pos_, n};
+        if (c.family == ArchFamily::Llama) llama_block(model_.layers[size_t(l)], x_.data(), ctx);
+        else opt_block(model_.layers[size_t(l)], x_.data(), ctx);
+    }
+    pos_ += n;
+    if (mode == Logits::None) return;
+    // Only the rows whose logits are wanted go through the final norm and lm_head.
+    const int rows = mode == Logits::All ? n : 1;
+    const float* last = x_.data() + size_t(n - rows) * c.hidden;
+    head_in_.resize(size_t(rows) * c.hidden);
+    if (model_.final_norm.weight.empty()) std::memcpy(head_in_.data(), last, size_t(rows) * c.hidden * 4);
+    else if (c.family == ArchFamily::Llama) rms_norm(last, rows, c.hidden, model_.final_norm, c.norm_eps, head_in_.data());
+    else layer_norm(last, rows, c.hidden, model_.final_norm, c.norm_eps, head_in_.data());
+    if (model_.project_out) {
+        std::vector<float> projected(size_t(rows) * c.word_embed_proj_dim);
+        model_.project_out->forward(head_in_.data(), rows, projected.data());
+        model_.lm_head->forward(projected.data(), rows, logits);
+    } else {
+        model_.lm_head->forward(head_in_.data(), rows, logits);
+    }
+}
+
+}  // namespace tameq

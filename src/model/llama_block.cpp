@@ -1,0 +1,42 @@
+// The Llama-family decoder block (Llama, Mistral, Qwen2, llama2.c):
+//   h = x + o(attn(rope(q(n1)), rope(k(n1)), v(n1)))     n1 = rmsnorm(x)
+//   x' = h + down(silu(gate(n2)) * up(n2))               n2 = rmsnorm(h)
+#include <cstring>
+
+#include "model/attention.h"
+#include "model/engine.h"
+
+namespace tameq {
+
+void llama_block(const Layer& l, float* x, BlockContext& ctx) {
+    const ModelConfig& c = ctx.cfg;
+    Scratch& s = ctx.s;
+    const int n = ctx.n, hd = c.head_dim;
+    const size_t nh = size_t(n) * c.hidden;
+
+    rms_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
+    l.q->forward(s.xn.data(), n, s.q.data());
+    float* k_rows = ctx.cache.k(ctx.layer, ctx.pos0);
+    float* v_rows = ctx.cache.v(ctx.layer, ctx.pos0);
+    l.k->forward(s.xn.data(), n, k_rows);
+    l.v->forward(s.xn.data(), n, v_rows);
+    ctx.rope.apply(s.q.data(), n, c.n_heads, ctx.pos0);
+    ctx.rope.apply(k_rows, n, c.n_kv_heads, ctx.pos0);
+    if (ctx.cache.policy) {
+        ctx.cache.policy->on_write(k_rows, n, c.n_kv_heads, hd, true);
+        ctx.cache.policy->on_write(v_rows, n, c.n_kv_heads, hd, false);
+    }
+    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.layer, 0), ctx.cache.v(ctx.layer, 0), c.n_heads,
+                     c.n_kv_heads, hd, s.attn.data(), s.scores);
+    l.o->forward(s.attn.data(), n, s.tmp.data());
+    add_rows(x, s.tmp.data(), nh);
+
+    rms_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());
+    l.gate->forward(s.xn.data(), n, s.ff_a.data());
+    l.up->forward(s.xn.data(), n, s.ff_b.data());
+    silu_mul(s.ff_a.data(), s.ff_b.data(), size_t(n) * c.intermediate);
+    l.down->forward(s.ff_a.data(), n, s.tmp.data());
+    add_rows(x, s.tmp.data(), nh);
+}
+
+}  // namespace tameq

@@ -1,0 +1,59 @@
+#pragma once
+// An LLM's weights in FP32 (norm parameters, embeddings) plus one Linear per projection.
+// Llama-family and OPT share this struct; fields a family does not use stay empty.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/hf_config.h"
+#include "model/linear.h"
+
+namespace tameq {
+
+struct Norm {
+    std::vector<float> weight;  // [hidden]
+    std::vector<float> bias;    // [hidden]; empty for RMSNorm (a transform may add one, e.g. OutlierTune's shift)
+};
+
+struct Layer {
+    Norm attn_norm;  // Llama input_layernorm / OPT self_attn_layer_norm
+    Norm mlp_norm;   // Llama post_attention_layernorm / OPT final_layer_norm
+    std::unique_ptr<Linear> q, k, v, o;
+    std::unique_ptr<Linear> gate, up, down;  // Llama SwiGLU: down(silu(gate(x)) * up(x))
+    std::unique_ptr<Linear> fc1, fc2;        // OPT ReLU FFN: fc2(relu(fc1(x)))
+};
+
+struct Model {
+    ModelConfig cfg;
+    std::string source;                  // the path it was loaded from
+    std::vector<float> embed;            // [vocab x embed_dim]
+    std::vector<float> pos_embed;        // OPT: [max_positions + offset x hidden]
+    std::unique_ptr<Linear> project_in;  // OPT when word_embed_proj_dim != hidden
+    std::unique_ptr<Linear> project_out;
+    std::vector<Layer> layers;
+    Norm final_norm;                     // empty weight: no final norm (OPT _remove_final_layer_norm)
+    std::unique_ptr<Linear> lm_head;     // [vocab x embed_dim]; a copy of embed when tied
+
+    int64_t n_params() const;
+};
+
+// Loads a Hugging Face directory (config.json + safetensors) or a llama2.c checkpoint file.
+Model load_model(const std::string& path);
+
+// Streaming access for passes that must not hold the whole model (quantization of large checkpoints):
+// each call reads one piece from the mmap'd safetensors and converts it to FP32.
+class ModelReader {
+public:
+    explicit ModelReader(const std::string& path);
+    ~ModelReader();
+    const ModelConfig& config() const;
+    // Everything but the layers.
+    Model load_skeleton() const;
+    Layer load_layer(int i) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tameq

@@ -1,0 +1,57 @@
+// The OPT decoder block. Pre-LN (OPT-125M and most sizes):
+//   h = x + out_proj(attn(n1)),  n1 = LN1(x);   x' = h + fc2(relu(fc1(LN2(h))))
+// Post-LN (OPT-350M, do_layer_norm_before = false):
+//   h = LN1(x + out_proj(attn(x)));             x' = LN2(h + fc2(relu(fc1(h))))
+#include <cstring>
+
+#include "model/attention.h"
+#include "model/engine.h"
+
+namespace tameq {
+
+void opt_block(const Layer& l, float* x, BlockContext& ctx) {
+    const ModelConfig& c = ctx.cfg;
+    Scratch& s = ctx.s;
+    const int n = ctx.n, hd = c.head_dim;
+    const size_t nh = size_t(n) * c.hidden;
+    const bool pre = c.pre_layer_norm;
+
+    const float* attn_in = x;
+    if (pre) {
+        layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
+        attn_in = s.xn.data();
+    }
+    l.q->forward(attn_in, n, s.q.data());
+    float* k_rows = ctx.cache.k(ctx.layer, ctx.pos0);
+    float* v_rows = ctx.cache.v(ctx.layer, ctx.pos0);
+    l.k->forward(attn_in, n, k_rows);
+    l.v->forward(attn_in, n, v_rows);
+    if (ctx.cache.policy) {
+        ctx.cache.policy->on_write(k_rows, n, c.n_kv_heads, hd, true);
+        ctx.cache.policy->on_write(v_rows, n, c.n_kv_heads, hd, false);
+    }
+    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.layer, 0), ctx.cache.v(ctx.layer, 0), c.n_heads,
+                     c.n_kv_heads, hd, s.attn.data(), s.scores);
+    l.o->forward(s.attn.data(), n, s.tmp.data());
+    add_rows(x, s.tmp.data(), nh);
+    if (!pre) {
+        layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.tmp.data());
+        std::memcpy(x, s.tmp.data(), nh * 4);
+    }
+
+    const float* mlp_in = x;
+    if (pre) {
+        layer_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());
+        mlp_in = s.xn.data();
+    }
+    l.fc1->forward(mlp_in, n, s.ff_a.data());
+    relu(s.ff_a.data(), size_t(n) * c.intermediate);
+    l.fc2->forward(s.ff_a.data(), n, s.tmp.data());
+    add_rows(x, s.tmp.data(), nh);
+    if (!pre) {
+        layer_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.tmp.data());
+        std::memcpy(x, s.tmp.data(), nh * 4);
+    }
+}
+
+}  // namespace tameq

@@ -1,0 +1,195 @@
+#include "model/synthetic.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "io/safetensors_writer.h"
+
+namespace tameq {
+namespace {
+
+using json = nlohmann::json;
+
+struct Gaussian {
+    Rng rng;
+    float next(float std) {
+        // Box–Muller; the cosine branch only, so the stream is a plain function of the seed.
+        const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
+        return float(std * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+    }
+};
+
+// GPT-2's byte -> printable code point table, as UTF-8 strings.
+std::vector<std::string> byte_level_alphabet() {
+    std::vector<int> cps(256, -1);
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+        const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        cps[size_t(b)] = printable ? b : next++;
+    }
+    std::vector<std::string> out;
+    for (int cp : cps) {
+        std::string s;
+        if (cp < 0x80) s += char(cp);
+        else {
+            s += char(0xC0 | (cp >> 6));
+            s += char(0x80 | (cp & 0x3F));
+        }
+        out.push_back(s);
+    }
+    return out;
+}
+
+json tokenizer_json() {
+    json vocab = json::object();
+    const char* specials[] = {"<unk>", "<s>", "</s>", "<pad>"};
+    json added = json::array();
+    for (int i = 0; i < 4; ++i) {
+        vocab[specials[i]] = i;
+        added.push_back({{"id", i}, {"content", specials[i]}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                         {"normalized", false}, {"special", true}});
+    }
+    int id = 4;
+    for (const std::string& s : byte_level_alphabet()) vocab[s] = id++;
+    json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+    return {{"version", "1.0"},
+            {"added_tokens", added},
+            {"normalizer", nullptr},
+            {"pre_tokenizer", byte_level},
+            {"post_processor", nullptr},
+            {"decoder", byte_level},
+            {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}}};
+}
+
+json config_json(const ModelConfig& c) {
+    if (c.family == ArchFamily::Llama) {
+        return {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
+                {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
+                {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab}, {"max_position_embeddings", c.max_positions},
+                {"rms_norm_eps", c.norm_eps}, {"rope_theta", c.rope_theta}, {"tie_word_embeddings", c.tie_embeddings},
+                {"hidden_act", "silu"}, {"bos_token_id", c.bos_id}, {"eos_token_id", c.eos_id}, {"model_type", "llama"},
+                {"attention_bias", c.o_bias}, {"mlp_bias", c.mlp_bias}};
+    }
+    return {{"architectures", {"OPTForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
+            {"num_attention_heads", c.n_heads}, {"ffn_dim", c.intermediate}, {"vocab_size", c.vocab},
+            {"max_position_embeddings", c.max_positions}, {"word_embed_proj_dim", c.word_embed_proj_dim},
+            {"do_layer_norm_before", c.pre_layer_norm}, {"activation_function", "relu"}, {"enable_bias", true},
+            {"tie_word_embeddings", c.tie_embeddings}, {"bos_token_id", c.bos_id}, {"eos_token_id", c.eos_id},
+            {"model_type", "opt"}};
+}
+
+}  // namespace
+
+ModelConfig tiny_config(ArchFamily family, int n_layers) {
+    ModelConfig c;
+    c.family = family;
+    c.hidden = 64;
+    c.n_layers = n_layers;
+    c.n_heads = 4;
+    c.head_dim = 16;
+    c.vocab = 272;
+    c.max_positions = 128;
+    if (family == ArchFamily::Llama) {
+        c.architecture = "LlamaForCausalLM";
+        c.n_kv_heads = 2;
+        c.intermediate = 192;
+        c.bos_id = 1;
+    } else {
+        c.architecture = "OPTForCausalLM";
+        c.n_kv_heads = 4;
+        c.intermediate = 256;
+        c.word_embed_proj_dim = 64;
+        c.tie_embeddings = true;
+        c.qkv_bias = c.o_bias = c.mlp_bias = true;
+        c.bos_id = 2;
+    }
+    return c;
+}
+
+ModelConfig llama2_7b_shaped(int n_layers) {
+    ModelConfig c = tiny_config(ArchFamily::Llama, n_layers);
+    c.hidden = 4096;
+    c.n_heads = c.n_kv_heads = 32;
+    c.head_dim = 128;
+    c.intermediate = 11008;
+    c.vocab = 32000;
+    c.max_positions = 4096;
+    return c;
+}
+
+void write_synthetic_model(const std::string& dir, const SyntheticSpec& spec) {
+    const ModelConfig& c = spec.cfg;
+    if (c.vocab < 260) fail(dir, "synthetic model needs vocab >= 260 (byte tokenizer), got {}", c.vocab);
+    std::filesystem::create_directories(dir);
+    Gaussian g{Rng(spec.seed)};
+    SafeTensorsWriter w;
+    auto put = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> v) {
+        if (spec.bf16) w.add_bf16(name, shape, v);
+        else w.add_f32(name, shape, v);
+    };
+    auto randn = [&](int64_t n, float std) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float& x : v) x = g.next(std);
+        return v;
+    };
+    auto around_one = [&](int64_t n) {
+        std::vector<float> v = randn(n, 0.1f);
+        for (float& x : v) x += 1.0f;
+        return v;
+    };
+    auto linear = [&](const std::string& p, int in, int out, bool bias) {
+        put(p + ".weight", {out, in}, randn(int64_t(in) * out, spec.init_std));
+        if (bias) put(p + ".bias", {out}, randn(out, spec.init_std));
+    };
+    const int h = c.hidden, q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
+    if (c.family == ArchFamily::Llama) {
+        std::vector<float> emb = randn(int64_t(c.vocab) * h, 1.0f);
+        if (spec.massive_value != 0.0f) emb[size_t(c.bos_id) * h + 3] = spec.massive_value;
+        put("model.embed_tokens.weight", {c.vocab, h}, emb);
+        for (int i = 0; i < c.n_layers; ++i) {
+            const std::string p = "model.layers." + std::to_string(i) + ".";
+            put(p + "input_layernorm.weight", {h}, around_one(h));
+            put(p + "post_attention_layernorm.weight", {h}, around_one(h));
+            linear(p + "self_attn.q_proj", h, q, c.qkv_bias);
+            linear(p + "self_attn.k_proj", h, kv, c.qkv_bias);
+            linear(p + "self_attn.v_proj", h, kv, c.qkv_bias);
+            linear(p + "self_attn.o_proj", q, h, c.o_bias);
+            linear(p + "mlp.gate_proj", h, c.intermediate, c.mlp_bias);
+            linear(p + "mlp.up_proj", h, c.intermediate, c.mlp_bias);
+            linear(p + "mlp.down_proj", c.intermediate, h, c.mlp_bias);
+        }
+        put("model.norm.weight", {h}, around_one(h));
+        if (!c.tie_embeddings) linear("lm_head", h, c.vocab, false);
+    } else {
+        std::vector<float> emb = randn(int64_t(c.vocab) * c.word_embed_proj_dim, 1.0f);
+        if (spec.massive_value != 0.0f) emb[size_t(c.bos_id) * c.word_embed_proj_dim + 3] = spec.massive_value;
+        put("model.decoder.embed_tokens.weight", {c.vocab, c.word_embed_proj_dim}, emb);
+        put("model.decoder.embed_positions.weight", {c.max_positions + 2, h}, randn(int64_t(c.max_positions + 2) * h, 0.1f));
+        for (int i = 0; i < c.n_layers; ++i) {
+            const std::string p = "model.decoder.layers." + std::to_string(i) + ".";
+            put(p + "self_attn_layer_norm.weight", {h}, around_one(h));
+            put(p + "self_attn_layer_norm.bias", {h}, randn(h, 0.1f));
+            put(p + "final_layer_norm.weight", {h}, around_one(h));
+            put(p + "final_layer_norm.bias", {h}, randn(h, 0.1f));
+            linear(p + "self_attn.q_proj", h, q, true);
+            linear(p + "self_attn.k_proj", h, kv, true);
+            linear(p + "self_attn.v_proj", h, kv, true);
+            linear(p + "self_attn.out_proj", q, h, true);
+            linear(p + "fc1", h, c.intermediate, true);
+            linear(p + "fc2", c.intermediate, h, true);
+        }
+        put("model.decoder.final_layer_norm.weight", {h}, around_one(h));
+        put("model.decoder.final_layer_norm.bias", {h}, randn(h, 0.1f));
+    }
+    w.set_metadata("format", "pt");
+    w.write(dir + "/model.safetensors");
+    std::ofstream(dir + "/config.json") << config_json(c).dump(2) << "\n";
+    std::ofstream(dir + "/tokenizer.json") << tokenizer_json().dump() << "\n";
+}
+
+}  // namespace tameq
