@@ -6,6 +6,22 @@
 
 namespace tameq {
 
+const char* tap_name(Tap t) {
+    switch (t) {
+        case Tap::AttnResidual: return "attn_residual";
+        case Tap::AttnIn: return "attn_in";
+        case Tap::OIn: return "o_in";
+        case Tap::MlpResidual: return "mlp_residual";
+        case Tap::MlpIn: return "mlp_in";
+        case Tap::DownIn: return "down_in";
+    }
+    return "?";
+}
+
+}  // namespace tameq
+
+namespace tameq {
+
 void Scratch::ensure(const ModelConfig& cfg, int n) {
     const size_t q_dim = size_t(cfg.n_heads) * cfg.head_dim, kv_dim = size_t(cfg.n_kv_heads) * cfg.head_dim;
     const size_t rows = size_t(n);
@@ -28,25 +44,26 @@ Engine::Engine(const Model& model, int max_ctx) : model_(model) {
         fail(model.source, "context {} exceeds the {} learned positions", max_ctx, c.max_positions);
     if (c.family == ArchFamily::Llama) rope_ = RopeTable(c, max_ctx);
     cache_ = KvCache(c.n_layers, max_ctx, c.n_kv_heads * c.head_dim);
+    cache_.policy = model.kv_policy.get();
 }
 
-void Engine::embed(const int* tokens, int n, float* x) const {
-    const ModelConfig& c = model_.cfg;
+void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) {
+    const ModelConfig& c = m.cfg;
     const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
     std::vector<float> raw;
     float* dst = x;
-    if (model_.project_in) {
+    if (m.project_in) {
         raw.resize(size_t(n) * e);
         dst = raw.data();
     }
     for (int i = 0; i < n; ++i) {
-        if (tokens[i] < 0 || tokens[i] >= c.vocab) fail(model_.source, "token id {} outside the vocabulary of {}", tokens[i], c.vocab);
-        std::memcpy(dst + size_t(i) * e, &model_.embed[size_t(tokens[i]) * e], size_t(e) * 4);
+        if (tokens[i] < 0 || tokens[i] >= c.vocab) fail(m.source, "token id {} outside the vocabulary of {}", tokens[i], c.vocab);
+        std::memcpy(dst + size_t(i) * e, &m.embed[size_t(tokens[i]) * e], size_t(e) * 4);
     }
-    if (model_.project_in) model_.project_in->forward(raw.data(), n, x);
+    if (m.project_in) m.project_in->forward(raw.data(), n, x);
     if (c.family == ArchFamily::OPT)
         for (int i = 0; i < n; ++i)
-            add_rows(x + size_t(i) * c.hidden, &model_.pos_embed[size_t(pos_ + i + c.position_offset) * c.hidden],
+            add_rows(x + size_t(i) * c.hidden, &m.pos_embed[size_t(pos0 + i + c.position_offset) * c.hidden],
                      size_t(c.hidden));
 }
 
@@ -57,10 +74,9 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
         fail(model_.source, "context full: {} + {} tokens exceed the context of {}", pos_, n, cache_.max_ctx());
     x_.resize(size_t(n) * c.hidden);
     scratch_.ensure(c, n);
-    embed(tokens, n, x_.data());
+    embed_tokens(model_, tokens, n, pos_, x_.data());
     for (int l = 0; l < c.n_layers; ++l) {
-        if (on_block_input) on_block_input(l, x_.data(), n);
-        BlockContext ctx{c, rope_, cache_, scratch_, l, pos_, n};
+        BlockContext ctx{c, rope_, cache_, scratch_, l, l, pos_, n, model_.had_down, model_.had_qk, tap};
         if (c.family == ArchFamily::Llama) llama_block(model_.layers[size_t(l)], x_.data(), ctx);
         else opt_block(model_.layers[size_t(l)], x_.data(), ctx);
     }

@@ -1,9 +1,9 @@
 #pragma once
 // Runs a Model token by token or in batched prefill, with a KV cache. The per-family block lives in
 // llama_block.cpp / opt_block.cpp; this file only sequences embed → blocks → final norm → lm_head.
-#include <functional>
 #include <vector>
 
+#include "model/block_tap.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/ops.h"
@@ -21,14 +21,25 @@ struct BlockContext {
     const RopeTable& rope;
     KvCache& cache;
     Scratch& s;
-    int layer;
+    int layer;        // index in the model (taps)
+    int cache_layer;  // index in the cache (0 when a runner caches one layer at a time)
     int pos0;  // position of the first of the n rows
     int n;
+    bool had_down = false;
+    bool had_qk = false;
+    BlockTap* tap = nullptr;
+
+    void observe(Tap where, const float* x, int dim) const {
+        if (tap) tap->on(layer, where, x, n, dim);
+    }
 };
 
 // x: the residual stream [n x hidden], updated in place.
 void llama_block(const Layer& l, float* x, BlockContext& ctx);
 void opt_block(const Layer& l, float* x, BlockContext& ctx);
+
+// Token (and for OPT, learned position) embeddings of tokens at positions pos0.. into x [n x hidden].
+void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x);
 
 enum class Logits { All, Last, None };
 
@@ -44,12 +55,10 @@ public:
     const Model& model() const { return model_; }
     KvCache& cache() { return cache_; }
 
-    // Called with each block's input residual [n x hidden] (inspection and calibration hooks).
-    std::function<void(int layer, const float* x, int n)> on_block_input;
+    // Observer of the activations inside every block (calibration, inspection); not owned.
+    BlockTap* tap = nullptr;
 
 private:
-    void embed(const int* tokens, int n, float* x) const;
-
     const Model& model_;
     RopeTable rope_;
     KvCache cache_;

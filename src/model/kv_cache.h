@@ -1,6 +1,7 @@
 #pragma once
 // Per-layer key/value cache, [layer][position][kv_heads * head_dim] in FP32. A policy may transform the
 // rows as they are written (simulated KV quantization); attention always reads what is stored.
+#include <cstddef>
 #include <vector>
 
 namespace tameq {

@@ -1,10 +1,12 @@
-// The Llama-family decoder block (Llama, Mistral, Qwen2, llama2.c):
+// The Llama-family decoder block (Llama, Mistral, Qwen2, llama2.c), with QuaRot's optional online
+// Hadamards (R3 on q/k after RoPE, R4 before down) and tap points for calibration:
 //   h = x + o(attn(rope(q(n1)), rope(k(n1)), v(n1)))     n1 = rmsnorm(x)
 //   x' = h + down(silu(gate(n2)) * up(n2))               n2 = rmsnorm(h)
 #include <cstring>
 
 #include "model/attention.h"
 #include "model/engine.h"
+#include "transform/hadamard.h"
 
 namespace tameq {
 
@@ -14,27 +16,38 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
     const int n = ctx.n, hd = c.head_dim;
     const size_t nh = size_t(n) * c.hidden;
 
+    ctx.observe(Tap::AttnResidual, x, c.hidden);
     rms_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
+    ctx.observe(Tap::AttnIn, s.xn.data(), c.hidden);
     l.q->forward(s.xn.data(), n, s.q.data());
-    float* k_rows = ctx.cache.k(ctx.layer, ctx.pos0);
-    float* v_rows = ctx.cache.v(ctx.layer, ctx.pos0);
+    float* k_rows = ctx.cache.k(ctx.cache_layer, ctx.pos0);
+    float* v_rows = ctx.cache.v(ctx.cache_layer, ctx.pos0);
     l.k->forward(s.xn.data(), n, k_rows);
     l.v->forward(s.xn.data(), n, v_rows);
     ctx.rope.apply(s.q.data(), n, c.n_heads, ctx.pos0);
     ctx.rope.apply(k_rows, n, c.n_kv_heads, ctx.pos0);
+    if (ctx.had_qk) {
+        fwht_rows(s.q.data(), n * c.n_heads, hd);
+        fwht_rows(k_rows, n * c.n_kv_heads, hd);
+    }
     if (ctx.cache.policy) {
         ctx.cache.policy->on_write(k_rows, n, c.n_kv_heads, hd, true);
         ctx.cache.policy->on_write(v_rows, n, c.n_kv_heads, hd, false);
     }
-    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.layer, 0), ctx.cache.v(ctx.layer, 0), c.n_heads,
+    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.cache_layer, 0), ctx.cache.v(ctx.cache_layer, 0), c.n_heads,
                      c.n_kv_heads, hd, s.attn.data(), s.scores);
+    ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
     l.o->forward(s.attn.data(), n, s.tmp.data());
     add_rows(x, s.tmp.data(), nh);
 
+    ctx.observe(Tap::MlpResidual, x, c.hidden);
     rms_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());
+    ctx.observe(Tap::MlpIn, s.xn.data(), c.hidden);
     l.gate->forward(s.xn.data(), n, s.ff_a.data());
     l.up->forward(s.xn.data(), n, s.ff_b.data());
     silu_mul(s.ff_a.data(), s.ff_b.data(), size_t(n) * c.intermediate);
+    if (ctx.had_down) fwht_rows(s.ff_a.data(), n, c.intermediate);
+    ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);
     l.down->forward(s.ff_a.data(), n, s.tmp.data());
     add_rows(x, s.tmp.data(), nh);
 }

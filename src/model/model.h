@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/hf_config.h"
+#include "model/kv_cache.h"
 #include "model/linear.h"
 
 namespace tameq {
@@ -33,6 +34,13 @@ struct Model {
     std::vector<Layer> layers;
     Norm final_norm;                     // empty weight: no final norm (OPT _remove_final_layer_norm)
     std::unique_ptr<Linear> lm_head;     // [vocab x embed_dim]; a copy of embed when tied
+
+    // Online Hadamard transforms that rotation recipes add to the forward pass (QuaRot's R4 and R3);
+    // the matching inverse is folded into the weights, so the FP result is unchanged.
+    bool had_down = false;  // R4: fwht on down_proj's input (weights hold W·Hᵀ)
+    bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
+    // Applied to K/V rows as they enter the cache (simulated KV-cache quantization); null = FP32 cache.
+    std::shared_ptr<const KvPolicy> kv_policy;
 
     int64_t n_params() const;
 };

@@ -6,6 +6,7 @@
 
 #include "model/attention.h"
 #include "model/engine.h"
+#include "transform/hadamard.h"
 
 namespace tameq {
 
@@ -16,22 +17,25 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     const size_t nh = size_t(n) * c.hidden;
     const bool pre = c.pre_layer_norm;
 
+    ctx.observe(Tap::AttnResidual, x, c.hidden);
     const float* attn_in = x;
     if (pre) {
         layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
         attn_in = s.xn.data();
     }
+    ctx.observe(Tap::AttnIn, attn_in, c.hidden);
     l.q->forward(attn_in, n, s.q.data());
-    float* k_rows = ctx.cache.k(ctx.layer, ctx.pos0);
-    float* v_rows = ctx.cache.v(ctx.layer, ctx.pos0);
+    float* k_rows = ctx.cache.k(ctx.cache_layer, ctx.pos0);
+    float* v_rows = ctx.cache.v(ctx.cache_layer, ctx.pos0);
     l.k->forward(attn_in, n, k_rows);
     l.v->forward(attn_in, n, v_rows);
     if (ctx.cache.policy) {
         ctx.cache.policy->on_write(k_rows, n, c.n_kv_heads, hd, true);
         ctx.cache.policy->on_write(v_rows, n, c.n_kv_heads, hd, false);
     }
-    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.layer, 0), ctx.cache.v(ctx.layer, 0), c.n_heads,
+    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.cache_layer, 0), ctx.cache.v(ctx.cache_layer, 0), c.n_heads,
                      c.n_kv_heads, hd, s.attn.data(), s.scores);
+    ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
     l.o->forward(s.attn.data(), n, s.tmp.data());
     add_rows(x, s.tmp.data(), nh);
     if (!pre) {
@@ -39,13 +43,17 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
         std::memcpy(x, s.tmp.data(), nh * 4);
     }
 
+    ctx.observe(Tap::MlpResidual, x, c.hidden);
     const float* mlp_in = x;
     if (pre) {
         layer_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());
         mlp_in = s.xn.data();
     }
+    ctx.observe(Tap::MlpIn, mlp_in, c.hidden);
     l.fc1->forward(mlp_in, n, s.ff_a.data());
     relu(s.ff_a.data(), size_t(n) * c.intermediate);
+    if (ctx.had_down) fwht_rows(s.ff_a.data(), n, c.intermediate);
+    ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);
     l.fc2->forward(s.ff_a.data(), n, s.tmp.data());
     add_rows(x, s.tmp.data(), nh);
     if (!pre) {

@@ -1,0 +1,72 @@
+#pragma once
+// Simulated ("fake") quantization of a linear layer at QuaRot's places: the input is quantized
+// (per token, or per channel with static steps for OutlierTune), the weights hold integer codes and
+// their grids; the product runs in FP32 on the dequantized weights. Also the simulated KV-cache policy.
+#include <memory>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/linear.h"
+#include "quant/quantizer.h"
+
+namespace tameq {
+
+// Integer codes of a weight matrix and the grids that dequantize them.
+struct QuantizedWeight {
+    QuantSpec spec;
+    int rows = 0, cols = 0;
+    std::vector<int8_t> codes;        // [rows x cols], each in [qmin, qmax]
+    std::vector<QParams> params;      // rows * groups_per_row (one entry for PerTensor)
+    std::vector<int> column_group;    // group of each column when not col / group_size (GPTQ act-order); else empty
+
+    int group_of(int col) const;
+    std::vector<float> dequantize() const;
+};
+
+// Round-to-nearest on each row's (or group's) grid, with the spec's clip / MSE search.
+QuantizedWeight quantize_weight_rtn(const float* w, int rows, int cols, const QuantSpec& spec);
+// Codes of a matrix whose values already lie on the given grids (GPTQ's output).
+QuantizedWeight codes_on_grid(const float* wq, int rows, int cols, const QuantSpec& spec, std::vector<QParams> params,
+                              std::vector<int> column_group = {});
+
+struct ActQuant {
+    enum class Mode { None, PerToken, PerChannelStatic };
+    Mode mode = Mode::None;
+    QuantSpec spec;                  // bits, symmetric, clip ratio (PerToken)
+    std::vector<float> channel_step; // PerChannelStatic: symmetric step per input channel, codes clamped to spec's range
+
+    void apply(float* x, int n, int dim) const;
+    bool active() const { return mode != Mode::None; }
+};
+
+class FakeQuantLinear : public Linear {
+public:
+    // `weight` empty: FP weights (`dense` as given); else the dense weights are its dequantization.
+    FakeQuantLinear(std::vector<float> dense_weight, std::vector<float> bias, int in, int out, ActQuant act,
+                    std::unique_ptr<QuantizedWeight> weight = nullptr);
+    void forward(const float* x, int n, float* y) const override;
+    std::string kind() const override;
+
+    const DenseLinear& dense() const { return dense_; }
+    const QuantizedWeight* weight() const { return weight_.get(); }
+    const ActQuant& act() const { return act_; }
+
+private:
+    DenseLinear dense_;
+    ActQuant act_;
+    std::unique_ptr<QuantizedWeight> weight_;
+    mutable std::vector<float> buf_;
+};
+
+// Per (token, head) asymmetric fake quantization of the KV cache, as QuaRot does.
+class FakeQuantKv : public KvPolicy {
+public:
+    explicit FakeQuantKv(QuantSpec spec) : spec_(spec) {}
+    void on_write(float* rows, int n, int n_kv_heads, int head_dim, bool is_key) const override;
+    const QuantSpec& spec() const { return spec_; }
+
+private:
+    QuantSpec spec_;
+};
+
+}  // namespace tameq

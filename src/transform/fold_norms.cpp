@@ -1,0 +1,34 @@
+#include "transform/fold_norms.h"
+
+#include "common/error.h"
+
+namespace tameq {
+namespace {
+
+void scale_columns(Linear& l, const std::vector<float>& gamma) {
+    DenseLinear& d = as_dense(l);
+    const int in = d.in_features();
+    for (int r = 0; r < d.out_features(); ++r)
+        for (int c = 0; c < in; ++c) d.weight[size_t(r) * in + c] *= gamma[size_t(c)];
+}
+
+void fold(Norm& norm, std::initializer_list<Linear*> readers) {
+    for (Linear* l : readers) scale_columns(*l, norm.weight);
+    std::fill(norm.weight.begin(), norm.weight.end(), 1.0f);
+}
+
+}  // namespace
+
+void fold_norm_scales(Model& m) {
+    if (m.cfg.family != ArchFamily::Llama)
+        fail(m.source, "rotations need RMSNorm (Llama family); {} uses LayerNorm, whose mean subtraction does not "
+                       "commute with a rotation", m.cfg.architecture);
+    for (Layer& l : m.layers) {
+        if (!l.attn_norm.bias.empty() || !l.mlp_norm.bias.empty()) fail(m.source, "norm has a bias; cannot fold before rotating");
+        fold(l.attn_norm, {l.q.get(), l.k.get(), l.v.get()});
+        fold(l.mlp_norm, {l.gate.get(), l.up.get()});
+    }
+    fold(m.final_norm, {m.lm_head.get()});
+}
+
+}  // namespace tameq
