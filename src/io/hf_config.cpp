@@ -153,6 +153,32 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
     return c;
 }
 
+std::string hf_config_text(const ModelConfig& c) {
+    json j;
+    if (c.family == ArchFamily::Llama) {
+        const bool known = c.architecture == "MistralForCausalLM" || c.architecture == "Qwen2ForCausalLM";
+        j = {{"architectures", {known ? c.architecture : "LlamaForCausalLM"}}, {"hidden_size", c.hidden},
+             {"num_hidden_layers", c.n_layers}, {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
+             {"head_dim", c.head_dim}, {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab},
+             {"max_position_embeddings", c.max_positions}, {"rms_norm_eps", c.norm_eps}, {"rope_theta", c.rope_theta},
+             {"tie_word_embeddings", c.tie_embeddings}, {"hidden_act", "silu"}, {"bos_token_id", c.bos_id},
+             {"eos_token_id", c.eos_id}, {"attention_bias", c.o_bias}, {"mlp_bias", c.mlp_bias}};
+        if (c.rope_scaling.type == "llama3")
+            j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", c.rope_scaling.factor},
+                                 {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                                 {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                                 {"original_max_position_embeddings", c.rope_scaling.original_max_position}};
+    } else {
+        j = {{"architectures", {"OPTForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
+             {"num_attention_heads", c.n_heads}, {"ffn_dim", c.intermediate}, {"vocab_size", c.vocab},
+             {"max_position_embeddings", c.max_positions}, {"word_embed_proj_dim", c.word_embed_proj_dim},
+             {"do_layer_norm_before", c.pre_layer_norm}, {"_remove_final_layer_norm", !c.final_layer_norm},
+             {"activation_function", "relu"}, {"enable_bias", true}, {"tie_word_embeddings", c.tie_embeddings},
+             {"bos_token_id", c.bos_id}, {"eos_token_id", c.eos_id}};
+    }
+    return j.dump(2) + "\n";
+}
+
 ModelConfig load_hf_config(const std::string& path_in) {
     std::filesystem::path path(path_in);
     if (std::filesystem::is_directory(path)) path /= "config.json";

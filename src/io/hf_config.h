@@ -46,5 +46,8 @@ struct ModelConfig {
 ModelConfig load_hf_config(const std::string& path);
 // Same, from text; `file` names it in errors. Exposed for fuzzing.
 ModelConfig parse_hf_config(const std::string& text, const std::string& file);
+// A config.json that parse_hf_config reads back as `c` (for quantized directories of llama2.c models and
+// synthetic checkpoints).
+std::string hf_config_text(const ModelConfig& c);
 
 }  // namespace tameq

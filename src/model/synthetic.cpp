@@ -66,22 +66,6 @@ json tokenizer_json() {
             {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}}};
 }
 
-json config_json(const ModelConfig& c) {
-    if (c.family == ArchFamily::Llama) {
-        return {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
-                {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
-                {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab}, {"max_position_embeddings", c.max_positions},
-                {"rms_norm_eps", c.norm_eps}, {"rope_theta", c.rope_theta}, {"tie_word_embeddings", c.tie_embeddings},
-                {"hidden_act", "silu"}, {"bos_token_id", c.bos_id}, {"eos_token_id", c.eos_id}, {"model_type", "llama"},
-                {"attention_bias", c.o_bias}, {"mlp_bias", c.mlp_bias}};
-    }
-    return {{"architectures", {"OPTForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
-            {"num_attention_heads", c.n_heads}, {"ffn_dim", c.intermediate}, {"vocab_size", c.vocab},
-            {"max_position_embeddings", c.max_positions}, {"word_embed_proj_dim", c.word_embed_proj_dim},
-            {"do_layer_norm_before", c.pre_layer_norm}, {"activation_function", "relu"}, {"enable_bias", true},
-            {"tie_word_embeddings", c.tie_embeddings}, {"bos_token_id", c.bos_id}, {"eos_token_id", c.eos_id},
-            {"model_type", "opt"}};
-}
 
 }  // namespace
 
@@ -188,7 +172,7 @@ void write_synthetic_model(const std::string& dir, const SyntheticSpec& spec) {
     }
     w.set_metadata("format", "pt");
     w.write(dir + "/model.safetensors");
-    std::ofstream(dir + "/config.json") << config_json(c).dump(2) << "\n";
+    std::ofstream(dir + "/config.json") << hf_config_text(c);
     std::ofstream(dir + "/tokenizer.json") << tokenizer_json().dump() << "\n";
 }
 
