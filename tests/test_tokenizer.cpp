@@ -175,7 +175,9 @@ TEST(TokenizerErrors, BadInputNamesTheFile) {
     EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["model"]["vocab"] = 3; }),
               "tiny.json: model.vocab is not an object of token -> id");
     EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["model"]["merges"][0] = 7; }), "tiny.json: merge 7 is not a pair");
-    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["vocab"]["he"] = "x"; }).find("tiny.json: malformed tokenizer.json"),
+    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["vocab"]["he"] = 2.5; }).find("tiny.json: token 'he' has id 2.5, not an integer"),
+              std::string::npos);
+    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["merges"][0] = {1, 2}; }).find("tiny.json: malformed tokenizer.json"),
               std::string::npos);
     EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["vocab"]["he"] = 1 << 30; }).find("tiny.json: token 'he' has id"),
               std::string::npos);

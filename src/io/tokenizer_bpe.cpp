@@ -377,6 +377,11 @@ T get_or(const json& j, const char* key, T dflt) {
 
 std::string type_of(const json& j) { return get_or<std::string>(j, "type", ""); }
 
+int64_t get_id(const json& v, const std::string& file, const std::string& what) {
+    if (!v.is_number_integer()) fail(file, "{} has id {}, not an integer", what, v.dump());
+    return v.get<int64_t>();
+}
+
 std::string regex_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -434,7 +439,8 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& fil
     spec.unk_token = get_or<std::string>(model, "unk_token", "");
     if (!model.at("vocab").is_object()) fail(file, "model.vocab is not an object of token -> id");
     if (!model.at("merges").is_array()) fail(file, "model.merges is not an array");
-    for (const auto& [tok, id] : model.at("vocab").items()) spec.vocab.emplace_back(tok, id.get<int64_t>());
+    for (const auto& [tok, id] : model.at("vocab").items())
+        spec.vocab.emplace_back(tok, get_id(id, file, "token '" + tok + "'"));
     for (const json& m : model.at("merges")) {
         if (m.is_string()) {  // the older "a b" form
             const std::string& s = m.get_ref<const std::string&>();
@@ -450,7 +456,7 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& fil
     if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
         if (!j["added_tokens"].is_array()) fail(file, "added_tokens is not an array");
         for (const json& a : j["added_tokens"]) {
-            int64_t id = a.at("id").get<int64_t>();
+            int64_t id = get_id(a.at("id"), file, "an added token");
             if (id < 0 || id >= k_max_id) fail(file, "added token id {} is out of range", id);
             spec.added.push_back({a.at("content").get<std::string>(), int(id)});
             if (utf8_invalid_offset(spec.added.back().content) != std::string_view::npos)
@@ -499,7 +505,8 @@ std::unique_ptr<Tokenizer> load_gpt2_bpe(const std::string& vocab_bpe_path, cons
     try {
         json enc = json::parse(read_text(encoder_json_path));
         if (!enc.is_object()) fail(encoder_json_path, "not a GPT-2 encoder.json (not an object of token -> id)");
-        for (const auto& [tok, id] : enc.items()) spec.vocab.emplace_back(tok, id.get<int64_t>());
+        for (const auto& [tok, id] : enc.items())
+            spec.vocab.emplace_back(tok, get_id(id, encoder_json_path, "token '" + tok + "'"));
     } catch (const json::exception& e) {
         fail(encoder_json_path, "not a GPT-2 encoder.json: {}", e.what());
     }
