@@ -4,6 +4,7 @@
 #include <functional>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 #include <unordered_map>
 
 #include <gtest/gtest.h>
@@ -380,4 +381,28 @@ TEST(TokenizerStreamer, HoldsBackPartialCharactersAndLeadingSpaces) {
     out += mid.flush();
     EXPECT_EQ(out, " world 😀 and ünï");
     expect_streams(*spm, spm->encode("Byte fallback: 🦙 ⅞ 漢字"));
+}
+
+TEST(TokenizerLoad, PicksTheFileInADirectory) {
+    TAMEQ_REQUIRE_SHARED();
+    namespace fs = std::filesystem;
+    fs::path dir = fs::temp_directory_path() / ("tameq_tok_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    EXPECT_EQ(error_of([&] { load_tokenizer(dir.string()); }),
+              dir.string() + ": no tokenizer found (looked for tokenizer.json, tokenizer.model, vocab.bpe + "
+                             "encoder.json, tokenizer.bin and tok*.bin)");
+    fs::create_symlink(test::shared_path("models/gut-llama-27m/tokenizer.json"), dir / "tokenizer.json");
+    EXPECT_EQ(load_tokenizer(dir.string())->vocab_size(), 8192);
+    {  // not SentencePiece (e.g. tiktoken): the tokenizer.json beside it is used
+        std::ofstream(dir / "tokenizer.model") << "not a protobuf";
+    }
+    EXPECT_EQ(load_tokenizer(dir.string())->vocab_size(), 8192);
+    EXPECT_NE(error_of([&] { load_tokenizer((dir / "tokenizer.model").string()); })
+                  .find((dir / "tokenizer.model").string() + ": not a SentencePiece model"),
+              std::string::npos);
+    fs::remove(dir / "tokenizer.model");
+    fs::create_symlink(test::shared_path("tokenizers/llama2/tokenizer.model"), dir / "tokenizer.model");
+    EXPECT_EQ(load_tokenizer(dir.string())->vocab_size(), 32000);  // SentencePiece first
+    fs::remove_all(dir);
 }

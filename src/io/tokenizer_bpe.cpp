@@ -202,7 +202,8 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
         int ia = find_token(a), ib = find_token(b), ir = find_token(a + b);
         if (ia < 0 || ib < 0 || ir < 0)
             fail(file_, "merge {} ('{}' '{}') uses a token missing from the vocabulary", rank, a, b);
-        merges_.emplace(uint64_t(ia) << 32 | uint32_t(ib), MergeRule{int(rank), ir});  // first rule wins
+        // A repeated pair takes its last rank, as in Hugging Face's and OpenAI's loaders.
+        merges_.insert_or_assign(uint64_t(ia) << 32 | uint32_t(ib), MergeRule{int(rank), ir});
     }
 
     // Longest first, so that matching at a position takes the longest added token (leftmost-longest).
@@ -271,7 +272,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int>& out) con
     syms.back().next = -1;
 
     struct Candidate {
-        int rank, pos, left, right;
+        int rank, pos, left, right, result;
         bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
     };
     std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
@@ -279,7 +280,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int>& out) con
         int nxt = syms[pos].next;
         if (nxt < 0) return;
         auto it = merges_.find(uint64_t(syms[pos].id) << 32 | uint32_t(syms[nxt].id));
-        if (it != merges_.end()) heap.push({it->second.rank, pos, syms[pos].id, syms[nxt].id});
+        if (it != merges_.end()) heap.push({it->second.rank, pos, syms[pos].id, syms[nxt].id, it->second.result});
     };
     for (int i = 0; i + 1 < int(syms.size()); ++i) consider(i);
     while (!heap.empty()) {
@@ -289,7 +290,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int>& out) con
         // Stale if either side has changed since the candidate was pushed.
         if (left.id != c.left || left.next < 0 || syms[left.next].id != c.right) continue;
         Symbol& right = syms[left.next];
-        left.id = merges_.at(uint64_t(c.left) << 32 | uint32_t(c.right)).result;
+        left.id = c.result;
         right.id = -1;
         left.next = right.next;
         if (right.next >= 0) syms[right.next].prev = c.pos;
