@@ -110,8 +110,8 @@ struct MergeRule {
 
 struct BpeSpec {
     std::string file;
-    std::string format;                                // for describe(), e.g. "tokenizer.json"
-    std::vector<std::pair<std::string, int64_t>> vocab;  // token (byte-level characters) -> id
+    std::string format;                                       // for describe(), e.g. "tokenizer.json"
+    std::vector<std::pair<std::string, int64_t>> vocab;       // token (byte-level characters) -> id
     std::vector<std::pair<std::string, std::string>> merges;  // in rank order
     std::vector<AddedToken> added;
     std::vector<PreStep> steps;
@@ -147,8 +147,8 @@ private:
     std::unordered_map<uint64_t, MergeRule> merges_;  // (left id << 32 | right id) -> rule
     std::array<int, 256> byte_token_{};                // the single-character token of each byte, -1 if absent
     std::array<std::string, 256> byte_chars_;          // the byte-level character of each byte, as UTF-8
-    std::vector<std::string> bytes_;                    // id -> the bytes it decodes to
-    std::vector<bool> known_;                           // ids with a token (a vocabulary may have holes)
+    std::vector<std::string> bytes_;                   // id -> the bytes it decodes to
+    std::vector<bool> known_;                          // ids with a token (a vocabulary may have holes)
     std::vector<AddedToken> added_;
     std::array<std::vector<int>, 256> added_by_byte_;  // first byte -> indices into added_, longest first
     std::vector<PreStep> steps_;
