@@ -1,8 +1,11 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
+#include <unordered_map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -76,30 +79,22 @@ void expect_streams(const Tokenizer& tok, const std::vector<int>& ids) {
 
 std::unique_ptr<Tokenizer> gut() { return load_tokenizer(test::shared_path("models/gut-llama-27m")); }
 
-// A tokenizer.json with the 256 byte-level characters as ids 0..255 (in byte order) and three merges.
-std::string tiny_tokenizer_json(bool pair_merges, const std::string& model_type = "BPE") {
-    nlohmann::json vocab = nlohmann::json::object();
-    uint32_t next = 256;
-    for (int b = 0; b < 256; ++b) {
-        bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-        std::string ch;
-        utf8_append(ch, printable ? uint32_t(b) : next++);
-        vocab[ch] = b;
+// tests/fixtures/tokenizer/tiny_tokenizer.json: the 256 byte-level characters as ids 0..255 (in byte order),
+// merges "Ġ t", "h e", "Ġt he", "3 4" (ids 256, 257, 258, 260), the added token <s> = 259 and "Ġhat" = 261, a token
+// no merge makes. `edit` changes it before loading.
+std::unique_ptr<Tokenizer> tiny(const std::function<void(nlohmann::json&)>& edit = {}) {
+    auto j = nlohmann::json::parse(read_file(test::fixture_path("tokenizer/tiny_tokenizer.json")));
+    if (edit) edit(j);
+    return load_tokenizer_json_text(j.dump(), "tiny.json");
+}
+
+std::string tiny_error(const std::function<void(nlohmann::json&)>& edit) {
+    try {
+        tiny(edit);
+    } catch (const Error& e) {
+        return e.what();
     }
-    vocab["Ġt"] = 256;
-    vocab["he"] = 257;
-    vocab["Ġthe"] = 258;
-    nlohmann::json merges = pair_merges ? nlohmann::json::parse(R"([["Ġ","t"],["h","e"],["Ġt","he"]])")
-                                        : nlohmann::json::parse(R"(["Ġ t","h e","Ġt he"])");
-    nlohmann::json j = {
-        {"version", "1.0"},
-        {"added_tokens", {{{"id", 259}, {"content", "<s>"}, {"special", true}}}},
-        {"normalizer", nullptr},
-        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-        {"decoder", {{"type", "ByteLevel"}}},
-        {"model", {{"type", model_type}, {"vocab", vocab}, {"merges", merges}}},
-    };
-    return j.dump();
+    return "(no error)";
 }
 
 template <typename F>
@@ -115,17 +110,52 @@ std::string error_of(F&& f) {
 }  // namespace
 
 TEST(TokenizerJson, TinyVocabularyMergesByRank) {
-    for (bool pairs : {true, false}) {
-        auto tok = load_tokenizer_json_text(tiny_tokenizer_json(pairs), "tiny.json");
-        EXPECT_EQ(tok->vocab_size(), 260);
+    auto legacy = [](nlohmann::json& j) {  // the older "a b" string form of merges
+        for (auto& m : j["model"]["merges"]) m = m[0].get<std::string>() + " " + m[1].get<std::string>();
+    };
+    std::vector<std::unique_ptr<Tokenizer>> toks;
+    toks.push_back(tiny());
+    toks.push_back(tiny(legacy));
+    toks.push_back(load_tokenizer(test::fixture_path("tokenizer/tiny_tokenizer.json")));
+    for (const auto& tok : toks) {
+        EXPECT_EQ(tok->vocab_size(), 262);
         EXPECT_EQ(tok->bos_id(), 259);
         EXPECT_EQ(tok->eos_id(), -1);
         // " the" merges fully; " hat" has no merge for "Ġh", so it stays as the bytes ' ' 'h' 'a' 't'.
         EXPECT_EQ(tok->encode(" the hat"), (std::vector<int>{258, 32, 104, 97, 116}));
         EXPECT_EQ(tok->encode("the<s>he"), (std::vector<int>{116, 257, 259, 257}));
-        EXPECT_EQ(tok->decode({258, 259, 10}), " the<s>\n");
-        EXPECT_EQ(tok->describe(), "byte-level BPE (tokenizer.json), 260 tokens");
+        EXPECT_EQ(tok->encode("1234"), (std::vector<int>{49, 50, 260}));  // one word: " ?\p{N}+"
+        EXPECT_EQ(tok->decode({258, 259, 10, 260}), " the<s>\n34");
+        EXPECT_EQ(tok->describe(), "byte-level BPE (tokenizer.json), 262 tokens");
     }
+}
+
+TEST(TokenizerJson, PreTokenizerVariants) {
+    // Llama 3's layout: a Split regex that cuts digits in threes, then ByteLevel without its own regex.
+    auto llama3 = tiny([](nlohmann::json& j) {
+        j["pre_tokenizer"] = {
+            {"type", "Sequence"},
+            {"pretokenizers",
+             {{{"type", "Split"},
+               {"pattern", {{"Regex", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+               {"behavior", "Isolated"},
+               {"invert", false}},
+              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+    });
+    EXPECT_EQ(llama3->encode("1234"), (std::vector<int>{49, 50, 51, 52}));  // "123" "4": the 3-4 merge is cut
+    EXPECT_EQ(llama3->encode(" the"), (std::vector<int>{258}));
+    auto removed = tiny([](nlohmann::json& j) {
+        j["pre_tokenizer"] = {{"type", "Sequence"},
+                              {"pretokenizers",
+                               {{{"type", "Split"}, {"pattern", {{"String", "+"}}}, {"behavior", "Removed"}},
+                                {{"type", "ByteLevel"}, {"use_regex", false}}}}};
+    });
+    EXPECT_EQ(removed->encode("3+4+34"), (std::vector<int>{51, 52, 260}));
+    auto prefixed = tiny([](nlohmann::json& j) { j["pre_tokenizer"]["add_prefix_space"] = true; });
+    EXPECT_EQ(prefixed->encode("the"), (std::vector<int>{258}));
+    EXPECT_EQ(prefixed->encode("the<s>the"), (std::vector<int>{258, 259, 258}));  // each segment gets the space
+    auto whole = tiny([](nlohmann::json& j) { j["model"]["ignore_merges"] = true; });
+    EXPECT_EQ(whole->encode(" hat the"), (std::vector<int>{261, 258}));
 }
 
 TEST(TokenizerErrors, BadInputNamesTheFile) {
@@ -133,20 +163,34 @@ TEST(TokenizerErrors, BadInputNamesTheFile) {
               std::string::npos);
     EXPECT_NE(error_of([] { load_tokenizer_json_text("{\"model\": [", "t.json"); }).find("t.json: invalid JSON"),
               std::string::npos);
-    EXPECT_NE(error_of([] { load_tokenizer_json_text(tiny_tokenizer_json(true, "WordPiece"), "wp.json"); })
-                  .find("wp.json: tokenizer model type 'WordPiece' is not supported"),
+    EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["model"]["type"] = "WordPiece"; }),
+              "tiny.json: tokenizer model type 'WordPiece' is not supported (only byte-level BPE tokenizer.json is)");
+    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["type"] = "Unigram"; }).find("'Unigram' is not supported"),
               std::string::npos);
-    EXPECT_NE(error_of([] { load_tokenizer_json_text(tiny_tokenizer_json(true, "Unigram"), "u.json"); })
-                  .find("'Unigram' is not supported"),
+    EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}}; }),
+              "tiny.json: pre_tokenizer 'Metaspace' is not supported (ByteLevel, Split and Sequence are)");
+    EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["normalizer"] = {{"type", "NFC"}}; }),
+              "tiny.json: normalizer 'NFC' is not supported");
+    EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["model"]["merges"].push_back({"q", "z"}); }),
+              "tiny.json: merge 4 ('q' 'z') uses a token missing from the vocabulary");
+    EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["model"]["vocab"] = 3; }),
+              "tiny.json: model.vocab is not an object of token -> id");
+    EXPECT_EQ(tiny_error([](nlohmann::json& j) { j["model"]["merges"][0] = 7; }), "tiny.json: merge 7 is not a pair");
+    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["vocab"]["he"] = 2.5; }).find("tiny.json: token 'he' has id 2.5, not an integer"),
               std::string::npos);
-    EXPECT_NE(error_of([] { load_tokenizer_json_text(R"({"model": {"type": "BPE", "vocab": 3, "merges": []}})", "m.json"); })
-                  .find("m.json: model.vocab is not an object"),
+    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["merges"][0] = {1, 2}; }).find("tiny.json: malformed tokenizer.json"),
               std::string::npos);
-    auto tok = load_tokenizer_json_text(tiny_tokenizer_json(true), "tiny.json");
+    EXPECT_NE(tiny_error([](nlohmann::json& j) { j["model"]["vocab"]["he"] = 1 << 30; }).find("tiny.json: token 'he' has id"),
+              std::string::npos);
+    EXPECT_NE(tiny_error([](nlohmann::json& j) {
+                  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+              }).find("tiny.json: pre-tokenizer regex does not compile"),
+              std::string::npos);
+    auto tok = tiny();
     EXPECT_EQ(error_of([&] { tok->encode("ok \xC3(", "prompt.txt"); }), "prompt.txt: invalid UTF-8 at byte 3");
     EXPECT_EQ(error_of([&] { tok->encode("\xED\xA0\x80", "x"); }), "x: invalid UTF-8 at byte 0");  // a surrogate
-    EXPECT_EQ(error_of([&] { tok->decode({5, 260}); }), "tiny.json: unknown token id 260 (the vocabulary has 260 tokens)");
-    EXPECT_EQ(error_of([&] { tok->decode({-1}); }), "tiny.json: unknown token id -1 (the vocabulary has 260 tokens)");
+    EXPECT_EQ(error_of([&] { tok->decode({5, 262}); }), "tiny.json: unknown token id 262 (the vocabulary has 262 tokens)");
+    EXPECT_EQ(error_of([&] { tok->decode({-1}); }), "tiny.json: unknown token id -1 (the vocabulary has 262 tokens)");
 }
 
 TEST(TokenizerUtf8, ValidatesAndFindsCompletePrefix) {
@@ -248,4 +292,117 @@ TEST(TokenizerGut, MatchesHuggingFaceEvalIds) {
     ASSERT_GT(ids.size(), expected.size() + 10);
     ids.resize(expected.size());
     EXPECT_EQ(ids, expected);
+}
+
+namespace {
+
+// tok512.bin read independently of the tokenizer: the pieces as stored, to check merges against.
+std::vector<std::string> llama2c_pieces(const std::string& path) {
+    std::string raw = read_file(path);
+    std::vector<std::string> pieces;
+    for (size_t at = 4; at + 8 <= raw.size();) {
+        int32_t len;
+        std::memcpy(&len, raw.data() + at + 4, 4);
+        pieces.push_back(raw.substr(at + 8, size_t(len)));
+        at += 8 + size_t(len);
+    }
+    return pieces;
+}
+
+}  // namespace
+
+TEST(TokenizerLlama2c, EncodesAsLlama2c) {
+    TAMEQ_REQUIRE_SHARED();
+    auto tok = load_tokenizer(test::shared_path("models/stories260K"));
+    EXPECT_EQ(tok->describe(), "llama2.c tokenizer (tok512.bin), 512 tokens");
+    EXPECT_EQ(tok->bos_id(), 1);
+    EXPECT_EQ(tok->eos_id(), 2);
+    // Ids from a direct transcription of llama2.c's quadratic encode() loop, run on tok512.bin.
+    EXPECT_EQ(tok->encode("Once upon a time, there was a little girl named Lily."),
+              (std::vector<int>{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426}));
+    EXPECT_EQ(tok->encode(" two  spaces\n"), (std::vector<int>{410, 259, 424, 414, 410, 262, 427, 412, 331, 419, 13}));
+    // "😀" is not a piece: its four bytes fall back to <0xF0> <0x9F> <0x98> <0x80>, ids byte + 3.
+    EXPECT_EQ(tok->encode("café 😀 ok"), (std::vector<int>{280, 412, 431, 485, 410, 243, 162, 155, 131, 334, 433}));
+    EXPECT_EQ(tok->encode("x"), (std::vector<int>{410, 444}));  // the dummy-prefix " " stays apart from "x"
+    EXPECT_TRUE(tok->encode("").empty());
+    EXPECT_EQ(tok->decode({1, 403, 407}), "Once upon");  // the space after BOS goes, as in llama2.c
+    EXPECT_EQ(tok->decode({13, 403}), "\n Once");
+    EXPECT_EQ(error_of([&] { tok->decode({512}); }),
+              test::shared_path("models/stories260K/tok512.bin") +
+                  ": unknown token id 512 (the vocabulary has 512 tokens)");
+}
+
+TEST(TokenizerLlama2c, RoundTripsTinyStoriesWithNoMergeLeft) {
+    TAMEQ_REQUIRE_SHARED();
+    std::string path = test::shared_path("models/stories260K/tok512.bin");
+    auto tok = load_tokenizer(path);
+    std::vector<std::string> pieces = llama2c_pieces(path);
+    ASSERT_EQ(pieces.size(), 512u);
+    std::unordered_map<std::string, int> vocab;
+    for (size_t i = 0; i < pieces.size(); ++i) vocab.emplace(pieces[i], int(i));
+
+    std::istringstream in(read_file(test::shared_path("data/tinystories/valid-head-794k.txt")));
+    std::string line;
+    size_t tokens = 0;
+    for (int n = 0; n < 200 && std::getline(in, line); ++n) {
+        std::vector<int> ids = tok->encode(line);
+        tokens += ids.size();
+        ASSERT_EQ(tok->decode(ids), line) << "line " << n;
+        if (line.empty()) continue;
+        EXPECT_EQ(pieces[size_t(ids[0])][0], ' ') << "line " << n << ": the dummy prefix is missing";
+        for (size_t i = 0; i + 1 < ids.size(); ++i)
+            EXPECT_EQ(vocab.count(pieces[size_t(ids[i])] + pieces[size_t(ids[i + 1])]), 0u)
+                << "line " << n << ": tokens " << i << " and " << i + 1 << " could still merge";
+    }
+    EXPECT_EQ(tokens, 9619u);  // as counted by the transcription of llama2.c's encode()
+}
+
+TEST(TokenizerStreamer, HoldsBackPartialCharactersAndLeadingSpaces) {
+    TAMEQ_REQUIRE_SHARED();
+    auto l2c = load_tokenizer(test::shared_path("models/stories260K/tok512.bin"));
+    std::vector<int> ids = l2c->encode("café 😀 ok");
+    expect_streams(*l2c, ids);
+    TokenStreamer s(*l2c);
+    EXPECT_EQ(s.push(ids[0]), "c");  // " c": the dummy-prefix space goes at the start
+    std::string partial;
+    for (size_t i = 1; i < 8; ++i) partial += s.push(ids[i]);  // through the emoji's third byte
+    EXPECT_EQ(partial, "afé ");
+    EXPECT_EQ(s.push(ids[8]), "😀");
+    EXPECT_EQ(s.push(ids[9]), " o");
+    EXPECT_EQ(s.flush(), "");  // nothing was held back
+    EXPECT_EQ(s.push(ids[10]), "k");  // after flush, a new text starts
+
+    // With a prompt as context, the first generated word keeps its leading space.
+    auto spm = load_tokenizer(test::shared_path("tokenizers/llama2"));
+    std::vector<int> prompt = spm->encode("Hello");
+    TokenStreamer mid(*spm, prompt);
+    std::string out;
+    for (int id : spm->encode("world 😀 and ünï")) out += mid.push(id);
+    out += mid.flush();
+    EXPECT_EQ(out, " world 😀 and ünï");
+    expect_streams(*spm, spm->encode("Byte fallback: 🦙 ⅞ 漢字"));
+}
+
+TEST(TokenizerLoad, PicksTheFileInADirectory) {
+    TAMEQ_REQUIRE_SHARED();
+    namespace fs = std::filesystem;
+    fs::path dir = fs::temp_directory_path() / ("tameq_tok_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    EXPECT_EQ(error_of([&] { load_tokenizer(dir.string()); }),
+              dir.string() + ": no tokenizer found (looked for tokenizer.json, tokenizer.model, vocab.bpe + "
+                             "encoder.json, tokenizer.bin and tok*.bin)");
+    fs::create_symlink(test::shared_path("models/gut-llama-27m/tokenizer.json"), dir / "tokenizer.json");
+    EXPECT_EQ(load_tokenizer(dir.string())->vocab_size(), 8192);
+    {  // not SentencePiece (e.g. tiktoken): the tokenizer.json beside it is used
+        std::ofstream(dir / "tokenizer.model") << "not a protobuf";
+    }
+    EXPECT_EQ(load_tokenizer(dir.string())->vocab_size(), 8192);
+    EXPECT_NE(error_of([&] { load_tokenizer((dir / "tokenizer.model").string()); })
+                  .find((dir / "tokenizer.model").string() + ": not a SentencePiece model"),
+              std::string::npos);
+    fs::remove(dir / "tokenizer.model");
+    fs::create_symlink(test::shared_path("tokenizers/llama2/tokenizer.model"), dir / "tokenizer.model");
+    EXPECT_EQ(load_tokenizer(dir.string())->vocab_size(), 32000);  // SentencePiece first
+    fs::remove_all(dir);
 }

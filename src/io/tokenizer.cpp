@@ -52,8 +52,17 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(p, ec)) fail(path, "no such file or directory");
     if (!fs::is_directory(p, ec)) return load_file(p);
-    for (const char* name : {"tokenizer.json", "tokenizer.model"})
-        if (fs::is_regular_file(p / name)) return load_file(p / name);
+    // SentencePiece models (Llama 2, Mistral) often ship a tokenizer.json too, in a form this program does not
+    // read; their tokenizer.model comes first. A tokenizer.model that is not SentencePiece (tiktoken) falls through.
+    if (fs::is_regular_file(p / "tokenizer.model")) {
+        if (!fs::is_regular_file(p / "tokenizer.json")) return load_file(p / "tokenizer.model");
+        try {
+            return load_file(p / "tokenizer.model");
+        } catch (const Error&) {
+            return load_file(p / "tokenizer.json");
+        }
+    }
+    if (fs::is_regular_file(p / "tokenizer.json")) return load_file(p / "tokenizer.json");
     if (fs::is_regular_file(p / "vocab.bpe") || fs::is_regular_file(p / "encoder.json")) return load_gpt2_dir(p);
     for (const auto& entry : fs::directory_iterator(p, ec))
         if (entry.is_regular_file() && is_llama2c_name(entry.path().filename().string())) return load_file(entry.path());

@@ -110,8 +110,8 @@ struct MergeRule {
 
 struct BpeSpec {
     std::string file;
-    std::string format;                                // for describe(), e.g. "tokenizer.json"
-    std::vector<std::pair<std::string, int64_t>> vocab;  // token (byte-level characters) -> id
+    std::string format;                                       // for describe(), e.g. "tokenizer.json"
+    std::vector<std::pair<std::string, int64_t>> vocab;       // token (byte-level characters) -> id
     std::vector<std::pair<std::string, std::string>> merges;  // in rank order
     std::vector<AddedToken> added;
     std::vector<PreStep> steps;
@@ -147,8 +147,8 @@ private:
     std::unordered_map<uint64_t, MergeRule> merges_;  // (left id << 32 | right id) -> rule
     std::array<int, 256> byte_token_{};                // the single-character token of each byte, -1 if absent
     std::array<std::string, 256> byte_chars_;          // the byte-level character of each byte, as UTF-8
-    std::vector<std::string> bytes_;                    // id -> the bytes it decodes to
-    std::vector<bool> known_;                           // ids with a token (a vocabulary may have holes)
+    std::vector<std::string> bytes_;                   // id -> the bytes it decodes to
+    std::vector<bool> known_;                          // ids with a token (a vocabulary may have holes)
     std::vector<AddedToken> added_;
     std::array<std::vector<int>, 256> added_by_byte_;  // first byte -> indices into added_, longest first
     std::vector<PreStep> steps_;
@@ -202,7 +202,8 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
         int ia = find_token(a), ib = find_token(b), ir = find_token(a + b);
         if (ia < 0 || ib < 0 || ir < 0)
             fail(file_, "merge {} ('{}' '{}') uses a token missing from the vocabulary", rank, a, b);
-        merges_.emplace(uint64_t(ia) << 32 | uint32_t(ib), MergeRule{int(rank), ir});  // first rule wins
+        // A repeated pair takes its last rank, as in Hugging Face's and OpenAI's loaders.
+        merges_.insert_or_assign(uint64_t(ia) << 32 | uint32_t(ib), MergeRule{int(rank), ir});
     }
 
     // Longest first, so that matching at a position takes the longest added token (leftmost-longest).
@@ -271,7 +272,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int>& out) con
     syms.back().next = -1;
 
     struct Candidate {
-        int rank, pos, left, right;
+        int rank, pos, left, right, result;
         bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
     };
     std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
@@ -279,7 +280,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int>& out) con
         int nxt = syms[pos].next;
         if (nxt < 0) return;
         auto it = merges_.find(uint64_t(syms[pos].id) << 32 | uint32_t(syms[nxt].id));
-        if (it != merges_.end()) heap.push({it->second.rank, pos, syms[pos].id, syms[nxt].id});
+        if (it != merges_.end()) heap.push({it->second.rank, pos, syms[pos].id, syms[nxt].id, it->second.result});
     };
     for (int i = 0; i + 1 < int(syms.size()); ++i) consider(i);
     while (!heap.empty()) {
@@ -289,7 +290,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int>& out) con
         // Stale if either side has changed since the candidate was pushed.
         if (left.id != c.left || left.next < 0 || syms[left.next].id != c.right) continue;
         Symbol& right = syms[left.next];
-        left.id = merges_.at(uint64_t(c.left) << 32 | uint32_t(c.right)).result;
+        left.id = c.result;
         right.id = -1;
         left.next = right.next;
         if (right.next >= 0) syms[right.next].prev = c.pos;
@@ -377,6 +378,11 @@ T get_or(const json& j, const char* key, T dflt) {
 
 std::string type_of(const json& j) { return get_or<std::string>(j, "type", ""); }
 
+int64_t get_id(const json& v, const std::string& file, const std::string& what) {
+    if (!v.is_number_integer()) fail(file, "{} has id {}, not an integer", what, v.dump());
+    return v.get<int64_t>();
+}
+
 std::string regex_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -434,7 +440,8 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& fil
     spec.unk_token = get_or<std::string>(model, "unk_token", "");
     if (!model.at("vocab").is_object()) fail(file, "model.vocab is not an object of token -> id");
     if (!model.at("merges").is_array()) fail(file, "model.merges is not an array");
-    for (const auto& [tok, id] : model.at("vocab").items()) spec.vocab.emplace_back(tok, id.get<int64_t>());
+    for (const auto& [tok, id] : model.at("vocab").items())
+        spec.vocab.emplace_back(tok, get_id(id, file, "token '" + tok + "'"));
     for (const json& m : model.at("merges")) {
         if (m.is_string()) {  // the older "a b" form
             const std::string& s = m.get_ref<const std::string&>();
@@ -450,7 +457,7 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& fil
     if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
         if (!j["added_tokens"].is_array()) fail(file, "added_tokens is not an array");
         for (const json& a : j["added_tokens"]) {
-            int64_t id = a.at("id").get<int64_t>();
+            int64_t id = get_id(a.at("id"), file, "an added token");
             if (id < 0 || id >= k_max_id) fail(file, "added token id {} is out of range", id);
             spec.added.push_back({a.at("content").get<std::string>(), int(id)});
             if (utf8_invalid_offset(spec.added.back().content) != std::string_view::npos)
@@ -499,7 +506,8 @@ std::unique_ptr<Tokenizer> load_gpt2_bpe(const std::string& vocab_bpe_path, cons
     try {
         json enc = json::parse(read_text(encoder_json_path));
         if (!enc.is_object()) fail(encoder_json_path, "not a GPT-2 encoder.json (not an object of token -> id)");
-        for (const auto& [tok, id] : enc.items()) spec.vocab.emplace_back(tok, id.get<int64_t>());
+        for (const auto& [tok, id] : enc.items())
+            spec.vocab.emplace_back(tok, get_id(id, encoder_json_path, "token '" + tok + "'"));
     } catch (const json::exception& e) {
         fail(encoder_json_path, "not a GPT-2 encoder.json: {}", e.what());
     }

@@ -43,9 +43,9 @@ private:
     std::string file_, file_name_;
     std::vector<std::string> pieces_;  // as stored: spaces are ' ', bytes are "<0xXX>"
     std::vector<float> scores_;
-    std::vector<std::string> text_;    // what each id decodes to
+    std::vector<std::string> text_;  // what each id decodes to
     std::unordered_map<std::string, int> lookup_;
-    int space_ = -1;                   // the dummy-prefix token " "
+    int space_ = -1;  // the dummy-prefix token " "
 };
 
 Llama2cTokenizer::Llama2cTokenizer(const std::string& path) : file_(path) {
