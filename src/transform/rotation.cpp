@@ -8,6 +8,7 @@
 #include <lapacke.h>
 
 #include "common/error.h"
+#include "common/rng.h"
 #include "io/safetensors.h"
 #include "transform/hadamard.h"
 
@@ -15,27 +16,13 @@ namespace tameq {
 
 namespace {
 
-// splitmix64 (Steele, Lea, Flood 2014): a fixed, portable stream for a 64-bit seed.
-struct SplitMix64 {
-    uint64_t state;
-    uint64_t next() {
-        uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-    // Uniform on (0, 1] and [0, 1) from the top 53 bits.
-    double open_zero() { return double((next() >> 11) + 1) * 0x1.0p-53; }
-    double closed_zero() { return double(next() >> 11) * 0x1.0p-53; }
-};
-
-// Standard normal entries by Box–Muller, in double.
+// Standard normal entries by Box–Muller in double, from the portable splitmix64 stream.
 std::vector<double> gaussian(size_t count, uint64_t seed) {
-    SplitMix64 rng{seed};
+    Rng rng(seed);
     std::vector<double> g(count);
     for (size_t i = 0; i < count; i += 2) {
-        const double r = std::sqrt(-2.0 * std::log(rng.open_zero()));
-        const double t = 2.0 * std::numbers::pi * rng.closed_zero();
+        const double r = std::sqrt(-2.0 * std::log(1.0 - rng.uniform()));  // 1 - [0, 1) avoids log(0)
+        const double t = 2.0 * std::numbers::pi * rng.uniform();
         g[i] = r * std::cos(t);
         if (i + 1 < count) g[i + 1] = r * std::sin(t);
     }
@@ -63,9 +50,9 @@ std::vector<float> random_orthogonal(int n, uint64_t seed) {
 }
 
 std::vector<float> random_signs(int n, uint64_t seed) {
-    SplitMix64 rng{seed};
+    Rng rng(seed);
     std::vector<float> s(n);
-    for (float& v : s) v = (rng.next() >> 63) ? -1.0f : 1.0f;
+    for (float& v : s) v = (rng.next_u64() >> 63) ? -1.0f : 1.0f;
     return s;
 }
 

@@ -9,7 +9,8 @@ namespace tameq {
 
 // Haar-distributed orthogonal matrix: QR of a seeded Gaussian matrix (Householder in double through
 // LAPACK, then rounded to float) with the sign fix Q·diag(sign(diag R)). The Gaussian entries come from
-// splitmix64 + Box–Muller written here, so a seed gives the same matrix with any C++ standard library.
+// common/rng.h's splitmix64 and Box–Muller, so a seed gives the same matrix with any C++ standard library
+// (up to LAPACK's rounding, far below float precision).
 std::vector<float> random_orthogonal(int n, uint64_t seed);
 
 // QuaRot's RH: diag(s)·H_nᵀ/√n with seeded random signs s, so x·R = fwht_rows(x ⊙ s): the signs hit the

@@ -1,0 +1,155 @@
+#include "transform/dfrot.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include "common/error.h"
+#include "transform/rotation.h"
+
+namespace tameq {
+
+namespace {
+
+// Rows per block: the rotated block and its quantized copy stay near 32 MB each, large enough for sgemm.
+int block_rows(int rows, int C) { return std::clamp((8 << 20) / C, 1, rows); }
+
+// One pass over X in row blocks: Y = diag(w)·X·R, returns Σ‖Y − Q(Y)‖² (per row into `per_row` when given),
+// and when M is given sets M = Xᵀ·diag(w)·Q(Y) = X_wᵀ·B (C×C). R = nullptr rotates by the identity.
+double rotate_quantize(const float* X, int rows, int C, const float* w, const float* R, const QuantSpec& act,
+                       float* M, double* per_row) {
+    const int nb = block_rows(rows, C);
+    std::vector<float> y(size_t(nb) * C), q(size_t(nb) * C);
+    double total = 0.0;
+    for (int r0 = 0; r0 < rows; r0 += nb) {
+        const int n = std::min(nb, rows - r0);
+        const float* xb = X + size_t(r0) * C;
+        if (R) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, C, 1.0f, xb, C, R, C, 0.0f, y.data(), C);
+        else std::copy(xb, xb + size_t(n) * C, y.begin());
+        if (w)
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < C; j++) y[size_t(i) * C + j] *= w[r0 + i];
+        std::copy(y.begin(), y.begin() + size_t(n) * C, q.begin());
+        fake_quantize_rows(q.data(), n, C, act);
+        for (int i = 0; i < n; i++) {
+            double e = 0.0;
+            for (int j = 0; j < C; j++) {
+                const double d = double(y[size_t(i) * C + j]) - q[size_t(i) * C + j];
+                e += d * d;
+            }
+            total += e;
+            if (per_row) per_row[r0 + i] = e;
+        }
+        if (M) {
+            if (w)
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < C; j++) q[size_t(i) * C + j] *= w[r0 + i];
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, C, n, 1.0f, xb, C, q.data(), C, r0 == 0 ? 0.0f : 1.0f,
+                        M, C);
+        }
+    }
+    return total;
+}
+
+// Orthogonal Procrustes: the R maximizing tr(Rᵀ·M), R = U·Vᵀ for M = U·Σ·Vᵀ. `m` is row-major M and is
+// destroyed. Read column-major it is Mᵀ = U'·Σ·V'ᵀ with U' = V, V' = U, and the column-major product
+// U'·V'ᵀ = V·Uᵀ = Rᵀ is row-major R: no transposes needed.
+void procrustes(std::vector<float>& m, int C, std::vector<float>& r) {
+    std::vector<float> s(C), u(size_t(C) * C), vt(size_t(C) * C);
+    const int info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'A', C, C, m.data(), C, s.data(), u.data(), C, vt.data(), C);
+    if (info != 0) fail("dfrot", "SVD of the {}x{} Procrustes matrix failed (LAPACK info {})", C, C, info);
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, C, C, C, 1.0f, u.data(), C, vt.data(), C, 0.0f, r.data(), C);
+}
+
+void check_problem(int rows, int C, const QuantSpec& act) {
+    if (rows < 1 || C < 1) fail("dfrot", "empty calibration matrix ({} rows x {} channels)", rows, C);
+    if (act.granularity != Granularity::PerRow)
+        fail("dfrot", "the activation quantizer must be per token (PerRow granularity)");
+    act.validate();
+}
+
+}  // namespace
+
+std::vector<double> per_token_quant_error(const float* X, int rows, int C, const float* R, const QuantSpec& act) {
+    check_problem(rows, C, act);
+    std::vector<double> err(rows);
+    rotate_quantize(X, rows, C, nullptr, R, act, nullptr, err.data());
+    return err;
+}
+
+double dfrot_loss(const float* X, int rows, int C, const std::vector<float>& w, const float* R, const QuantSpec& act) {
+    check_problem(rows, C, act);
+    if (!w.empty() && w.size() != size_t(rows)) fail("dfrot", "{} row weights for {} rows", w.size(), rows);
+    return rotate_quantize(X, rows, C, w.empty() ? nullptr : w.data(), R, act, nullptr, nullptr);
+}
+
+DfrotResult dfrot_refine(const float* X, int rows, int C, const std::vector<float>& w, const std::vector<float>& R0,
+                         const QuantSpec& act, int iterations, const DfrotProgress& progress) {
+    check_problem(rows, C, act);
+    if (!w.empty() && w.size() != size_t(rows)) fail("dfrot", "{} row weights for {} rows", w.size(), rows);
+    if (iterations < 0) fail("dfrot", "iterations must be >= 0, got {}", iterations);
+    check_orthogonal(R0, C, "DFRot initial rotation");
+    const float* wp = w.empty() ? nullptr : w.data();
+
+    DfrotResult res;
+    res.rotation = R0;
+    std::vector<float> r = R0, m(size_t(C) * C);
+    double best = 0.0;
+    for (int t = 0; t <= iterations; t++) {
+        // The last evaluation only scores R_T; it needs no Procrustes matrix.
+        const bool step = t < iterations;
+        const double loss = rotate_quantize(X, rows, C, wp, r.data(), act, step ? m.data() : nullptr, nullptr);
+        res.losses.push_back(loss);
+        if (t == 0 || loss < best) {
+            best = loss;
+            res.best_iteration = t;
+            if (t > 0) res.rotation = r;
+        }
+        if (progress) progress(t, iterations, loss);
+        if (step) procrustes(m, C, r);
+    }
+    return res;
+}
+
+std::vector<uint8_t> mark_massive_by_magnitude(const float* residual, int rows, int C, float ratio) {
+    if (rows < 1 || C < 1) fail("dfrot", "empty residual ({} rows x {} channels)", rows, C);
+    if (!(ratio > 0.0f)) fail("dfrot", "massive-activation ratio must be positive, got {}", ratio);
+    const size_t count = size_t(rows) * C;
+    std::vector<float> mags(count);
+    for (size_t i = 0; i < count; i++) mags[i] = std::fabs(residual[i]);
+    auto mid = mags.begin() + count / 2;
+    std::nth_element(mags.begin(), mid, mags.end());
+    const float limit = ratio * *mid;
+    std::vector<uint8_t> massive(rows, 0);
+    for (int i = 0; i < rows; i++) {
+        const float* row = residual + size_t(i) * C;
+        float mx = 0.0f;
+        for (int j = 0; j < C; j++) mx = std::max(mx, std::fabs(row[j]));
+        massive[i] = mx > limit;
+    }
+    return massive;
+}
+
+float scaled_quant_error_threshold(int C, int bits, float threshold_4096_4bit) {
+    const double size = std::sqrt(double(C) / 4096.0 * std::log(double(C)) / std::log(4096.0));
+    return float(threshold_4096_4bit * size * 15.0 / double((1 << bits) - 1));
+}
+
+std::vector<uint8_t> mark_massive_by_quant_error(const float* X, int rows, int C, const QuantSpec& act,
+                                                 float threshold) {
+    const auto err = per_token_quant_error(X, rows, C, nullptr, act);
+    std::vector<uint8_t> massive(rows);
+    for (int i = 0; i < rows; i++) massive[i] = std::sqrt(err[i]) < threshold;
+    return massive;
+}
+
+std::vector<float> massive_row_weights(const std::vector<uint8_t>& massive, float gamma) {
+    if (!(gamma > 0.0f)) fail("dfrot", "massive-row weight gamma must be positive, got {}", gamma);
+    std::vector<float> w(massive.size());
+    for (size_t i = 0; i < massive.size(); i++) w[i] = massive[i] ? gamma : 1.0f;
+    return w;
+}
+
+}  // namespace tameq
