@@ -11,12 +11,14 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "eval/perplexity.h"
+#include "quant/pipeline.h"
+#include "quant/recipe.h"
 
 namespace tameq::cli {
 namespace {
 
 struct PplArgs {
-    std::string model, data, ref, tokenizer;
+    std::string model, data, ref, tokenizer, recipe, calib;
     int ctx = 1024;
     int windows = 64;
     bool no_bos = false;
@@ -62,11 +64,21 @@ std::vector<std::vector<int>> build_sequences(const PplArgs& a, const Tokenizer&
 
 void run_ppl(const PplArgs& a) {
     if (a.ctx < 2) fail("eval ppl", "--ctx must be at least 2");
-    Model model = load_model(a.model);
-    if (a.ctx > model.cfg.max_positions) fail("eval ppl", "--ctx {} exceeds the model's context of {}", a.ctx, model.cfg.max_positions);
-    std::unique_ptr<Model> ref;
-    if (!a.ref.empty()) ref = std::make_unique<Model>(load_model(a.ref));
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
+    Model model;
+    std::unique_ptr<Model> ref;
+    std::string ref_name = a.ref;
+    if (!a.recipe.empty()) {
+        // Quantize on the fly; the FP model is the reference for KL and top-1 unless --ref names another.
+        Recipe recipe = parse_recipe(a.recipe);
+        if (!a.calib.empty()) recipe.calib_file = a.calib;
+        model = quantize_in_memory(a.model, recipe, *tok);
+        if (ref_name.empty()) ref_name = a.model;
+    } else {
+        model = load_model(a.model);
+    }
+    if (a.ctx > model.cfg.max_positions) fail("eval ppl", "--ctx {} exceeds the model's context of {}", a.ctx, model.cfg.max_positions);
+    if (!ref_name.empty()) ref = std::make_unique<Model>(load_model(ref_name));
     const int bos = model.cfg.bos_id;
     int64_t text_tokens = 0;
     const auto seqs = build_sequences(a, *tok, bos, &text_tokens);
@@ -84,8 +96,9 @@ void run_ppl(const PplArgs& a) {
                             {"lines", a.lines}, {"bos", bos_desc}, {"text_tokens", text_tokens},
                             {"tokens_scored", r.tokens_scored}, {"nll_mean", r.nll_mean}, {"ppl", r.ppl},
                             {"window_nll", r.window_nll}};
+        if (!a.recipe.empty()) j["recipe"] = a.recipe;
         if (r.has_ref) {
-            j["ref"] = a.ref;
+            j["ref"] = ref_name;
             j["ref_ppl"] = r.ref_ppl;
             j["kl_mean"] = r.kl_mean;
             j["top1_agree"] = r.top1_agree;
@@ -94,13 +107,14 @@ void run_ppl(const PplArgs& a) {
         return;
     }
     fmt::print("model     {} ({}, {:.1f}M parameters)\n", a.model, model.cfg.architecture, double(model.n_params()) / 1e6);
+    if (!a.recipe.empty()) fmt::print("recipe    {}\n", a.recipe);
     fmt::print("dataset   {} ({} tokens)\n", a.data, text_tokens);
     fmt::print("layout    {}\n", layout);
     fmt::print("bos       {}\n", bos_desc);
     fmt::print("scored    {} tokens in {:.1f} s\n", r.tokens_scored, progress.elapsed_s());
     fmt::print("PPL       {:.4f}\n", r.ppl);
     if (r.has_ref) {
-        fmt::print("ref PPL   {:.4f} ({})\n", r.ref_ppl, a.ref);
+        fmt::print("ref PPL   {:.4f} ({})\n", r.ref_ppl, ref_name);
         fmt::print("KL        {:.6f} nats/token (reference || model)\n", r.kl_mean);
         fmt::print("top-1     {:.2f}% agreement with the reference\n", 100.0 * r.top1_agree);
     }
@@ -115,7 +129,9 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_option("--data", args->data, "text file")->required();
     cmd->add_option("--ctx", args->ctx, "window length including BOS")->capture_default_str();
     cmd->add_option("--windows", args->windows, "number of windows (0 = all)")->capture_default_str();
-    cmd->add_option("--ref", args->ref, "reference model for KL divergence and top-1 agreement");
+    cmd->add_option("--ref", args->ref, "reference model for KL divergence and top-1 agreement (default with --recipe: the FP model)");
+    cmd->add_option("--recipe", args->recipe, "quantize on the fly first: key=value,... (e.g. rotate=rh,w=4,a=4,kv=16,weights=gptq)");
+    cmd->add_option("--calib", args->calib, "calibration text for --recipe (GPTQ, DFRot)");
     cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
     cmd->add_flag("--no-bos", args->no_bos, "windows of ctx text tokens without BOS (the first is context only)");
     cmd->add_flag("--lines", args->lines, "each non-empty line is one sequence (BOS + line), cache reset per line");

@@ -17,18 +17,29 @@ void fold(Norm& norm, std::initializer_list<Linear*> readers) {
     std::fill(norm.weight.begin(), norm.weight.end(), 1.0f);
 }
 
-}  // namespace
-
-void fold_norm_scales(Model& m) {
+void require_rmsnorm(const Model& m) {
     if (m.cfg.family != ArchFamily::Llama)
         fail(m.source, "rotations need RMSNorm (Llama family); {} uses LayerNorm, whose mean subtraction does not "
                        "commute with a rotation", m.cfg.architecture);
-    for (Layer& l : m.layers) {
-        if (!l.attn_norm.bias.empty() || !l.mlp_norm.bias.empty()) fail(m.source, "norm has a bias; cannot fold before rotating");
-        fold(l.attn_norm, {l.q.get(), l.k.get(), l.v.get()});
-        fold(l.mlp_norm, {l.gate.get(), l.up.get()});
-    }
+}
+
+}  // namespace
+
+void fold_layer_norm_scales(const Model& skeleton, Layer& l) {
+    require_rmsnorm(skeleton);
+    if (!l.attn_norm.bias.empty() || !l.mlp_norm.bias.empty()) fail(skeleton.source, "norm has a bias; cannot fold before rotating");
+    fold(l.attn_norm, {l.q.get(), l.k.get(), l.v.get()});
+    fold(l.mlp_norm, {l.gate.get(), l.up.get()});
+}
+
+void fold_final_norm_scale(Model& m) {
+    require_rmsnorm(m);
     fold(m.final_norm, {m.lm_head.get()});
+}
+
+void fold_norm_scales(Model& m) {
+    for (Layer& l : m.layers) fold_layer_norm_scales(m, l);
+    fold_final_norm_scale(m);
 }
 
 }  // namespace tameq

@@ -40,50 +40,62 @@ void require_llama(const Model& m, const char* what) {
 
 }  // namespace
 
-void rotate_residual(Model& m, const std::vector<float>& r1) {
+void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1) {
+    require_llama(skeleton, "rotation R1");
+    const int h = skeleton.cfg.hidden;
+    if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
+    for (float g : l.attn_norm.weight)
+        if (g != 1.0f) fail(skeleton.source, "R1 needs folded norms (fold the norm scales first)");
+    for (Linear* p : {l.q.get(), l.k.get(), l.v.get(), l.gate.get(), l.up.get()}) rotate_reader(*p, r1);
+    for (Linear* p : {l.o.get(), l.down.get()}) rotate_writer(*p, r1);
+}
+
+void rotate_skeleton_residual(Model& m, const std::vector<float>& r1) {
     require_llama(m, "rotation R1");
     const int h = m.cfg.hidden;
     if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
-    for (const Layer& l : m.layers)
-        for (float g : l.attn_norm.weight)
-            if (g != 1.0f) fail(m.source, "rotate_residual needs folded norms (run fold_norm_scales first)");
     right_multiply(m.embed, m.cfg.vocab, h, r1);
-    for (Layer& l : m.layers) {
-        for (Linear* p : {l.q.get(), l.k.get(), l.v.get(), l.gate.get(), l.up.get()}) rotate_reader(*p, r1);
-        for (Linear* p : {l.o.get(), l.down.get()}) rotate_writer(*p, r1);
-    }
     rotate_reader(*m.lm_head, r1);
 }
 
-void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
-    require_llama(m, "rotation R2");
-    const int hd = m.cfg.head_dim;
+void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2) {
+    require_llama(skeleton, "rotation R2");
+    const int hd = skeleton.cfg.head_dim;
     if (r2.size() != size_t(hd) * hd) fail("rotation", "R2 must be {}x{}", hd, hd);
-    for (Layer& l : m.layers) {
-        DenseLinear& v = as_dense(*l.v);
-        const int in = v.in_features();
-        for (int kvh = 0; kvh < m.cfg.n_kv_heads; ++kvh) {
-            std::vector<float> block(v.weight.begin() + long(kvh) * hd * in, v.weight.begin() + long(kvh + 1) * hd * in);
-            left_multiply_transposed(block, hd, in, r2);
-            std::copy(block.begin(), block.end(), v.weight.begin() + long(kvh) * hd * in);
-            if (!v.bias.empty()) {
-                std::vector<float> b(v.bias.begin() + kvh * hd, v.bias.begin() + (kvh + 1) * hd);
-                right_multiply(b, 1, hd, r2);
-                std::copy(b.begin(), b.end(), v.bias.begin() + kvh * hd);
-            }
+    DenseLinear& v = as_dense(*l.v);
+    const int in = v.in_features();
+    for (int kvh = 0; kvh < skeleton.cfg.n_kv_heads; ++kvh) {
+        std::vector<float> block(v.weight.begin() + long(kvh) * hd * in, v.weight.begin() + long(kvh + 1) * hd * in);
+        left_multiply_transposed(block, hd, in, r2);
+        std::copy(block.begin(), block.end(), v.weight.begin() + long(kvh) * hd * in);
+        if (!v.bias.empty()) {
+            std::vector<float> b(v.bias.begin() + kvh * hd, v.bias.begin() + (kvh + 1) * hd);
+            right_multiply(b, 1, hd, r2);
+            std::copy(b.begin(), b.end(), v.bias.begin() + kvh * hd);
         }
-        // o's input columns, one head-block at a time: viewing W_o as [out*heads x hd] rows rotates them all at once.
-        DenseLinear& o = as_dense(*l.o);
-        right_multiply(o.weight, o.out_features() * m.cfg.n_heads, hd, r2);
     }
+    // o's input columns, one head-block at a time: viewing W_o as [out*heads x hd] rows rotates them all at once.
+    DenseLinear& o = as_dense(*l.o);
+    right_multiply(o.weight, o.out_features() * skeleton.cfg.n_heads, hd, r2);
+}
+
+void fold_layer_hadamard_down(Layer& l) {
+    DenseLinear& d = as_dense(l.down ? *l.down : *l.fc2);
+    fwht_rows(d.weight.data(), d.out_features(), d.in_features());  // W·Hᵀ: row w ↦ H·w
+}
+
+void rotate_residual(Model& m, const std::vector<float>& r1) {
+    for (Layer& l : m.layers) rotate_layer_residual(m, l, r1);
+    rotate_skeleton_residual(m, r1);
+}
+
+void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
+    for (Layer& l : m.layers) rotate_layer_heads_vo(m, l, r2);
 }
 
 void add_online_hadamard_down(Model& m) {
-    for (Layer& l : m.layers) {
-        Linear* down = l.down ? l.down.get() : l.fc2.get();
-        DenseLinear& d = as_dense(*down);
-        fwht_rows(d.weight.data(), d.out_features(), d.in_features());  // W·Hᵀ: row w ↦ H·w
-    }
+    hadamard_factor(m.cfg.intermediate);  // throws for unsupported sizes before touching weights
+    for (Layer& l : m.layers) fold_layer_hadamard_down(l);
     m.had_down = true;
 }
 

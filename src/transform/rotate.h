@@ -12,9 +12,17 @@
 
 namespace tameq {
 
-void rotate_residual(Model& m, const std::vector<float>& r1);  // needs fold_norm_scales first
-void rotate_heads_vo(Model& m, const std::vector<float>& r2);  // r2: head_dim x head_dim
-void add_online_hadamard_down(Model& m);
-void add_online_hadamard_qk(Model& m);
+// Per block, for streaming (norms of `l` must be folded):
+void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1);
+void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2);  // r2: head_dim²
+void fold_layer_hadamard_down(Layer& l);
+// Embeddings and lm_head (the final norm must be folded).
+void rotate_skeleton_residual(Model& m, const std::vector<float>& r1);
+
+// Whole-model versions (fold_norm_scales first).
+void rotate_residual(Model& m, const std::vector<float>& r1);
+void rotate_heads_vo(Model& m, const std::vector<float>& r2);
+void add_online_hadamard_down(Model& m);  // folds W·Hᵀ and sets m.had_down
+void add_online_hadamard_qk(Model& m);    // sets m.had_qk
 
 }  // namespace tameq

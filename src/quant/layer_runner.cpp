@@ -1,0 +1,61 @@
+#include "quant/layer_runner.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+#include "eval/perplexity.h"
+#include "io/tokenizer.h"
+
+namespace tameq {
+
+LayerRunner::LayerRunner(const Model& skeleton, const std::vector<std::vector<int>>& windows) : cfg_(skeleton.cfg) {
+    int longest = 1;
+    for (const auto& w : windows) {
+        states_.emplace_back(w.size() * size_t(cfg_.hidden));
+        embed_tokens(skeleton, w.data(), int(w.size()), 0, states_.back().data());
+        lengths_.push_back(int(w.size()));
+        longest = std::max(longest, int(w.size()));
+    }
+    if (cfg_.family == ArchFamily::Llama) rope_ = RopeTable(cfg_, longest);
+    cache_ = KvCache(1, longest, cfg_.n_kv_heads * cfg_.head_dim);
+    scratch_.ensure(cfg_, longest);
+}
+
+void LayerRunner::run(const Layer& layer, int layer_index, BlockTap* tap, bool update) {
+    for (size_t w = 0; w < states_.size(); ++w) {
+        const int n = lengths_[w];
+        float* x = states_[w].data();
+        if (!update) {  // the block works in place: run it on a copy
+            out_.assign(states_[w].begin(), states_[w].end());
+            x = out_.data();
+        }
+        BlockContext ctx{cfg_, rope_, cache_, scratch_, layer_index, 0, 0, n, had_down, had_qk, tap};
+        if (cfg_.family == ArchFamily::Llama) llama_block(layer, x, ctx);
+        else opt_block(layer, x, ctx);
+    }
+}
+
+std::vector<std::vector<int>> calibration_windows(const std::string& file, const Tokenizer& tok, int ctx, int windows,
+                                                  int bos) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) fail(file, "cannot open calibration text");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    // Tokenize only what the windows need (with margin), so a huge calibration file costs little.
+    size_t cut = size_t(ctx) * size_t(windows) * 16 + 4096;
+    if (cut < text.size()) {
+        const size_t nl = text.rfind('\n', cut);  // cut at a line end, never inside a UTF-8 sequence
+        cut = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    const std::vector<int> ids = tok.encode(std::string_view(text).substr(0, std::min(text.size(), cut)), file);
+    auto out = make_windows(ids, ctx, windows, bos);
+    if (int(out.size()) < windows)
+        fail(file, "calibration text too short: {} tokens make {} windows of {}, {} requested", ids.size(), out.size(), ctx,
+             windows);
+    return out;
+}
+
+}  // namespace tameq

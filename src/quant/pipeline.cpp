@@ -1,0 +1,273 @@
+#include "quant/pipeline.h"
+
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "io/tokenizer.h"
+#include "quant/gptq.h"
+#include "quant/layer_runner.h"
+#include "quant/quantized_linear.h"
+#include "transform/dfrot.h"
+#include "transform/fold_norms.h"
+#include "transform/hadamard.h"
+#include "transform/rotate.h"
+#include "transform/rotation.h"
+
+namespace tameq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+QuantSpec weight_spec(const Recipe& r) {
+    QuantSpec s;
+    s.bits = r.wbits;
+    s.symmetric = !r.w_asym;
+    s.granularity = r.w_group > 0 ? Granularity::PerGroup : Granularity::PerRow;
+    s.group_size = r.w_group;
+    s.mse_search = r.w_clip_search;
+    return s;
+}
+
+QuantSpec act_spec(const Recipe& r, int bits) {
+    QuantSpec s;
+    s.bits = bits;
+    s.symmetric = r.a_sym;
+    s.granularity = Granularity::PerRow;
+    s.clip_ratio = r.a_clip;
+    return s;
+}
+
+// The linears inside a block, each paired with the tap that observes its input.
+std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> block_linears(Layer& l) {
+    std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> out;
+    for (auto* p : {&l.q, &l.k, &l.v}) out.emplace_back(p, Tap::AttnIn);
+    out.emplace_back(&l.o, Tap::OIn);
+    if (l.gate) {
+        out.emplace_back(&l.gate, Tap::MlpIn);
+        out.emplace_back(&l.up, Tap::MlpIn);
+        out.emplace_back(&l.down, Tap::DownIn);
+    } else {
+        out.emplace_back(&l.fc1, Tap::MlpIn);
+        out.emplace_back(&l.fc2, Tap::DownIn);
+    }
+    return out;
+}
+
+// GPTQ's Hessians of one block, one per distinct input (q/k/v share theirs, as do gate/up).
+class HessianTap : public BlockTap {
+public:
+    void on(int, Tap where, const float* x, int n, int dim) override {
+        if (where == Tap::AttnResidual || where == Tap::MlpResidual) return;
+        auto it = acc_.find(where);
+        if (it == acc_.end()) it = acc_.emplace(where, HessianAccumulator(dim)).first;
+        it->second.add(x, n);
+    }
+    const HessianAccumulator& at(Tap t) const { return acc_.at(t); }
+
+private:
+    std::map<Tap, HessianAccumulator> acc_;
+};
+
+// DFRot's calibration rows: every layer's residual entering each norm, RMS-normalized (the folded norm's
+// output), and which rows are massive.
+class DfrotTap : public BlockTap {
+public:
+    DfrotTap(int hidden, float eps, const Recipe& r) : hidden_(hidden), eps_(eps), recipe_(r) {}
+    void on(int, Tap where, const float* x, int n, int dim) override {
+        if (where != Tap::AttnResidual && where != Tap::MlpResidual) return;
+        std::vector<uint8_t> marks;
+        if (recipe_.dfrot_marking == "magnitude") marks = mark_massive_by_magnitude(x, n, dim);
+        const size_t first = rows.size() / size_t(hidden_);
+        rows.resize(rows.size() + size_t(n) * dim);
+        for (int i = 0; i < n; ++i) {
+            const float* xi = x + size_t(i) * dim;
+            double ss = 0;
+            for (int j = 0; j < dim; ++j) ss += double(xi[j]) * xi[j];
+            const float inv = 1.0f / std::sqrt(float(ss / dim) + eps_);
+            float* dst = &rows[(first + size_t(i)) * dim];
+            for (int j = 0; j < dim; ++j) dst[j] = xi[j] * inv;
+        }
+        if (recipe_.dfrot_marking == "quant-error") {
+            const QuantSpec act = act_spec(recipe_, recipe_.abits < 16 ? recipe_.abits : 4);
+            marks = mark_massive_by_quant_error(&rows[first * size_t(dim)], n, dim, act,
+                                                scaled_quant_error_threshold(dim, act.bits));
+        }
+        massive.insert(massive.end(), marks.begin(), marks.end());
+    }
+    std::vector<float> rows;
+    std::vector<uint8_t> massive;
+
+private:
+    int hidden_;
+    float eps_;
+    const Recipe& recipe_;
+};
+
+std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std::vector<std::vector<int>>& calib,
+                           PipelineReport& report) {
+    const int h = reader.config().hidden;
+    if (r.rotate == "ro") return random_orthogonal(h, r.seed);
+    if (r.rotate == "rh") return random_hadamard(h, r.seed);
+    if (r.rotate == "file") return load_rotation(r.rotation_file, h);
+    // DFRot: collect the normalized norm inputs of the FP model on the first windows, refine from RH.
+    const auto t0 = Clock::now();
+    std::vector<std::vector<int>> windows(calib.begin(), calib.begin() + std::min<long>(r.dfrot_windows, long(calib.size())));
+    Model skeleton = reader.load_skeleton();
+    LayerRunner runner(skeleton, windows);
+    DfrotTap tap(h, reader.config().norm_eps, r);
+    {
+        Progress progress("dfrot: collect", reader.config().n_layers);
+        for (int i = 0; i < reader.config().n_layers; ++i) {
+            runner.run(reader.load_layer(i), i, &tap, true);
+            progress.update(i + 1);
+        }
+    }
+    const int rows = int(tap.rows.size() / size_t(h));
+    report.dfrot_rows = rows;
+    report.dfrot_massive_rows = int(std::count(tap.massive.begin(), tap.massive.end(), uint8_t(1)));
+    const QuantSpec act = act_spec(r, r.abits < 16 ? r.abits : 4);
+    Progress progress("dfrot: refine", r.dfrot_iters);
+    DfrotResult res = dfrot_refine(tap.rows.data(), rows, h, massive_row_weights(tap.massive, r.dfrot_gamma),
+                                   random_hadamard(h, r.seed), act, r.dfrot_iters, [&](int t, int, double loss) {
+                                       progress.update(t, fmt::format("loss {:.4g}", loss));
+                                   });
+    progress.finish();
+    report.dfrot_losses = res.losses;
+    report.dfrot_seconds = since(t0);
+    return res.rotation;
+}
+
+std::unique_ptr<QuantizedWeight> quantize_weight(const DenseLinear& d, const Recipe& r, const HessianAccumulator* h) {
+    const QuantSpec spec = weight_spec(r);
+    const int rows = d.out_features(), cols = d.in_features();
+    if (!h) return std::make_unique<QuantizedWeight>(quantize_weight_rtn(d.weight.data(), rows, cols, spec));
+    std::vector<float> w = d.weight;
+    GptqOptions opt;
+    opt.damp_percent = r.gptq_damp;
+    opt.act_order = r.act_order;
+    std::vector<int> column_group;
+    std::vector<QParams> params = gptq_quantize(w.data(), rows, cols, h->h().data(), spec, opt, &column_group);
+    if (!(r.act_order && r.w_group > 0)) column_group.clear();
+    return std::make_unique<QuantizedWeight>(codes_on_grid(w.data(), rows, cols, spec, std::move(params), std::move(column_group)));
+}
+
+}  // namespace
+
+PipelineReport quantize_model(const std::string& model_path, const Recipe& r, const Tokenizer& tok, QuantSink& sink) {
+    r.validate();
+    const auto t0 = Clock::now();
+    PipelineReport report;
+    ModelReader reader(model_path);
+    const ModelConfig& cfg = reader.config();
+    const bool rotating = r.rotate != "none";
+    if (r.method != "rtn")
+        fail("recipe", "method '{}' is not available in this build (the channel-wise methods are issue 4)", r.method);
+    if (rotating && cfg.family != ArchFamily::Llama)
+        fail(model_path, "rotations need RMSNorm (Llama family); {} uses LayerNorm", cfg.architecture);
+    if (rotating) {
+        hadamard_factor(cfg.intermediate);  // R4 needs a supported Hadamard size; say so before any work
+        hadamard_factor(cfg.head_dim);
+    }
+
+    std::vector<std::vector<int>> calib;
+    const bool gptq = r.weights == "gptq" && r.wbits < 16;
+    if (gptq || r.rotate == "dfrot") {
+        if (r.calib_file.empty()) fail("recipe", "{} needs calibration text: pass --calib FILE", gptq ? "GPTQ" : "DFRot");
+        calib = calibration_windows(r.calib_file, tok, std::min(r.calib_ctx, cfg.max_positions),
+                                    gptq ? r.calib_windows : r.dfrot_windows, cfg.bos_id);
+        report.calib_windows = int(calib.size());
+    }
+
+    std::vector<float> r1, r2;
+    if (rotating) {
+        r1 = make_r1(reader, r, calib, report);
+        r2 = random_hadamard(cfg.head_dim, r.seed + 1);
+    }
+
+    Model skeleton = reader.load_skeleton();
+    if (rotating) {
+        fold_final_norm_scale(skeleton);
+        rotate_skeleton_residual(skeleton, r1);
+        skeleton.had_down = true;
+        skeleton.had_qk = r.kvbits < 16;
+    }
+    if (r.kvbits < 16) {
+        QuantSpec kv;
+        kv.bits = r.kvbits;
+        kv.symmetric = false;
+        kv.granularity = Granularity::PerRow;
+        kv.clip_ratio = r.kv_clip;
+        skeleton.kv_policy = std::make_shared<FakeQuantKv>(kv);
+    }
+    std::unique_ptr<LayerRunner> runner;
+    if (gptq) {
+        runner = std::make_unique<LayerRunner>(skeleton, calib);
+        runner->had_down = skeleton.had_down;
+        runner->had_qk = skeleton.had_qk;
+    }
+    Progress progress(fmt::format("quantize {}", r.summary()), cfg.n_layers);
+    for (int i = 0; i < cfg.n_layers; ++i) {
+        Layer l = reader.load_layer(i);
+        if (rotating) {
+            fold_layer_norm_scales(skeleton, l);
+            rotate_layer_residual(skeleton, l, r1);
+            rotate_layer_heads_vo(skeleton, l, r2);
+            fold_layer_hadamard_down(l);
+        }
+        HessianTap hessians;
+        if (gptq) runner->run(l, i, &hessians, false);
+        if (r.wbits < 16) {
+            for (auto& [lin, tap] : block_linears(l)) {
+                const DenseLinear& d = as_dense(**lin);
+                auto qw = quantize_weight(d, r, gptq ? &hessians.at(tap) : nullptr);
+                *lin = std::make_unique<FakeQuantLinear>(std::vector<float>{}, d.bias, d.in_features(), d.out_features(),
+                                                         ActQuant{}, std::move(qw));
+            }
+        }
+        if (gptq && i + 1 < cfg.n_layers) runner->run(l, i, nullptr, true);  // next block's inputs
+        if (r.abits < 16) {
+            ActQuant act{ActQuant::Mode::PerToken, act_spec(r, r.abits), {}};
+            for (auto& [lin, tap] : block_linears(l)) {
+                Linear& cur = **lin;
+                if (auto* fq = dynamic_cast<FakeQuantLinear*>(&cur)) {
+                    auto qw = fq->weight() ? std::make_unique<QuantizedWeight>(*fq->weight()) : nullptr;
+                    *lin = std::make_unique<FakeQuantLinear>(qw ? std::vector<float>{} : fq->dense().weight, fq->dense().bias,
+                                                             cur.in_features(), cur.out_features(), act, std::move(qw));
+                } else {
+                    const DenseLinear& d = as_dense(cur);
+                    *lin = std::make_unique<FakeQuantLinear>(d.weight, d.bias, d.in_features(), d.out_features(), act);
+                }
+            }
+        }
+        sink.layer(i, std::move(l));
+        progress.update(i + 1);
+    }
+    progress.finish();
+    sink.skeleton(std::move(skeleton));
+    report.seconds = since(t0);
+    return report;
+}
+
+Model quantize_in_memory(const std::string& model_path, const Recipe& recipe, const Tokenizer& tok, PipelineReport* report) {
+    struct ModelSink : QuantSink {
+        Model m;
+        std::vector<Layer> layers;
+        void skeleton(Model&& s) override {
+            m = std::move(s);
+            m.layers = std::move(layers);
+        }
+        void layer(int, Layer&& l) override { layers.push_back(std::move(l)); }
+    } sink;
+    PipelineReport r = quantize_model(model_path, recipe, tok, sink);
+    if (report) *report = r;
+    return std::move(sink.m);
+}
+
+}  // namespace tameq

@@ -1,0 +1,41 @@
+#pragma once
+// The quantization pipeline of DESIGN.md, streamed one decoder block at a time:
+//   load block i (mmap) → transform (fold norms, R1, R2, R4) → calibrate on block i-1's quantized outputs
+//   → quantize weights (RTN/GPTQ) → run the calibration windows through it → hand it to the sink.
+// Embeddings, final norm and lm_head are transformed first (calibration runs on them) and handed over last.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "quant/recipe.h"
+
+namespace tameq {
+
+class Tokenizer;
+
+struct PipelineReport {
+    double seconds = 0;
+    double dfrot_seconds = 0;
+    int dfrot_rows = 0, dfrot_massive_rows = 0;  // rows of X and how many the marking rule weighted by γ
+    std::vector<double> dfrot_losses;
+    int calib_windows = 0;
+};
+
+// Receives the model in pieces: each finished layer in order, then the skeleton (everything but the layers,
+// with the online-transform flags and KV policy set).
+class QuantSink {
+public:
+    virtual ~QuantSink() = default;
+    virtual void skeleton(Model&& m) = 0;
+    virtual void layer(int index, Layer&& l) = 0;
+};
+
+// Runs the recipe on the checkpoint at `model_path`. `tok` encodes the calibration text.
+PipelineReport quantize_model(const std::string& model_path, const Recipe& recipe, const Tokenizer& tok, QuantSink& sink);
+
+// Convenience: the whole quantized (simulated) model in memory, for evaluation.
+Model quantize_in_memory(const std::string& model_path, const Recipe& recipe, const Tokenizer& tok,
+                         PipelineReport* report = nullptr);
+
+}  // namespace tameq
