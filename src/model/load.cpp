@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "io/quantized_format.h"
 #include "model/model.h"
 #include "model/tensor_source.h"
 
@@ -46,6 +47,7 @@ struct ModelReader::Impl {
 ModelReader::ModelReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
     impl_->path = path;
     if (!fs::exists(path)) fail(path, "no such file or directory");
+    if (is_quantized_dir(path)) fail(path, "is already a quantized model; start from the original checkpoint");
     if (fs::is_directory(path)) {
         impl_->cfg = load_hf_config(path);
         impl_->src = open_safetensors_source(path);
@@ -123,6 +125,7 @@ Layer ModelReader::load_layer(int i) const {
 }
 
 Model load_model(const std::string& path) {
+    if (is_quantized_dir(path)) return load_quantized_model(path);
     ModelReader reader(path);
     Model m = reader.load_skeleton();
     m.layers.reserve(size_t(reader.config().n_layers));

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/progress.h"
 #include "io/tokenizer.h"
 #include "quant/gptq.h"
@@ -214,6 +215,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     }
     Progress progress(fmt::format("quantize {}", r.summary()), cfg.n_layers);
     for (int i = 0; i < cfg.n_layers; ++i) {
+        throw_if_interrupted("quantize");
         Layer l = reader.load_layer(i);
         if (rotating) {
             fold_layer_norm_scales(skeleton, l);
