@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/progress.h"
 #include "eval/perplexity.h"
 #include "quant/pipeline.h"
@@ -18,7 +19,7 @@ namespace tameq::cli {
 namespace {
 
 struct PplArgs {
-    std::string model, data, ref, tokenizer, recipe, calib;
+    std::string model, data, ref, tokenizer, recipe, calib, save_logits, kl_base;
     int ctx = 1024;
     int windows = 64;
     bool no_bos = false;
@@ -78,16 +79,32 @@ void run_ppl(const PplArgs& a) {
         model = load_model(a.model);
     }
     if (a.ctx > model.cfg.max_positions) fail("eval ppl", "--ctx {} exceeds the model's context of {}", a.ctx, model.cfg.max_positions);
+    if (!a.kl_base.empty() && !a.ref.empty()) fail("eval ppl", "--ref and --kl-base both name a reference; pick one");
+    if (!a.kl_base.empty()) ref_name.clear();
     if (!ref_name.empty()) ref = std::make_unique<Model>(load_model(ref_name));
     const int bos = model.cfg.bos_id;
     int64_t text_tokens = 0;
     const auto seqs = build_sequences(a, *tok, bos, &text_tokens);
 
+    std::unique_ptr<ReferenceLogits> reference;
+    if (ref) {
+        size_t longest = 0;
+        for (const auto& s : seqs) longest = std::max(longest, s.size());
+        reference = reference_from_model(*ref, int(longest));
+    } else if (!a.kl_base.empty()) {
+        reference = reference_from_file(a.kl_base, model.cfg.vocab);
+        ref_name = a.kl_base;
+    }
+    std::unique_ptr<LogitsWriter> save;
+    if (!a.save_logits.empty()) save = std::make_unique<LogitsWriter>(a.save_logits, model.cfg.vocab, int(seqs.size()));
+    install_interrupt_handler();
     Progress progress("ppl", int64_t(seqs.size()));
-    PplResult r = evaluate_ppl(model, seqs, ref.get(), [&](int done, int, double running_ppl) {
+    PplResult r = evaluate_ppl(model, seqs, reference.get(), save.get(), [&](int done, int, double running_ppl) {
         progress.update(done, fmt::format("PPL {:.4f}", running_ppl));
+        throw_if_interrupted("eval ppl");
     });
     progress.finish();
+    if (save) save->finish();
     const std::string bos_desc = a.no_bos ? "none" : fmt::format("prepended (id {}), never scored", bos);
     const std::string layout = a.lines ? fmt::format("{} non-empty lines, each its own sequence (max {})", r.windows, a.ctx)
                                        : fmt::format("{} windows of {}{}", r.windows, a.ctx, a.no_bos ? "" : " = BOS + " + std::to_string(a.ctx - 1));
@@ -132,6 +149,8 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_option("--ref", args->ref, "reference model for KL divergence and top-1 agreement (default with --recipe: the FP model)");
     cmd->add_option("--recipe", args->recipe, "quantize on the fly first: key=value,... (e.g. rotate=rh,w=4,a=4,kv=16,weights=gptq)");
     cmd->add_option("--calib", args->calib, "calibration text for --recipe (GPTQ, DFRot)");
+    cmd->add_option("--save-logits", args->save_logits, "write this run's logits, to serve as a later run's --kl-base");
+    cmd->add_option("--kl-base", args->kl_base, "reference logits written by --save-logits (instead of --ref)");
     cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
     cmd->add_flag("--no-bos", args->no_bos, "windows of ctx text tokens without BOS (the first is context only)");
     cmd->add_flag("--lines", args->lines, "each non-empty line is one sequence (BOS + line), cache reset per line");

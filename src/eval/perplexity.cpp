@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "common/error.h"
+#include "io/mapped_file.h"
 #include "model/engine.h"
 
 namespace tameq {
@@ -35,15 +37,127 @@ double log_sum_exp(const float* x, int n) {
 
 }  // namespace
 
+namespace {
+
+constexpr char kLogitsMagic[8] = {'T', 'A', 'M', 'E', 'Q', 'L', 'G', '1'};
+
+class ModelReference : public ReferenceLogits {
+public:
+    ModelReference(const Model& m, int max_len) : engine_(m, max_len), vocab_(m.cfg.vocab) {}
+    void get(size_t, const std::vector<int>& seq, float* logits) override {
+        const int n = int(seq.size());
+        buf_.resize(size_t(n) * vocab_);
+        engine_.reset();
+        engine_.forward(seq.data(), n, buf_.data(), Logits::All);
+        std::copy(buf_.begin(), buf_.begin() + long(n - 1) * vocab_, logits);
+    }
+
+private:
+    Engine engine_;
+    int vocab_;
+    std::vector<float> buf_;
+};
+
+class FileReference : public ReferenceLogits {
+public:
+    FileReference(const std::string& path, int vocab) : file_(path), vocab_(vocab) {
+        const uint8_t* p = file_.data();
+        if (file_.size() < 16 || std::memcmp(p, kLogitsMagic, 8) != 0) fail(path, "not a tameq logits file");
+        int32_t v, n;
+        std::memcpy(&v, p + 8, 4);
+        std::memcpy(&n, p + 12, 4);
+        if (v != vocab) fail(path, "logits of a vocabulary of {}, the model has {}", v, vocab);
+        size_t off = 16;
+        for (int i = 0; i < n; ++i) {
+            int32_t len;
+            if (off + 4 > file_.size()) fail(path, "truncated");
+            std::memcpy(&len, p + off, 4);
+            const size_t bytes = 4 + size_t(len) * 4 + size_t(std::max(len - 1, 0)) * vocab * 4;
+            if (len < 0 || off + bytes > file_.size()) fail(path, "truncated");
+            offsets_.push_back(off);
+            off += bytes;
+        }
+    }
+    void get(size_t index, const std::vector<int>& seq, float* logits) override {
+        if (index >= offsets_.size()) fail(file_.path(), "holds {} sequences, sequence {} requested", offsets_.size(), index);
+        const uint8_t* p = file_.data() + offsets_[index];
+        int32_t len;
+        std::memcpy(&len, p, 4);
+        if (size_t(len) != seq.size() || std::memcmp(p + 4, seq.data(), seq.size() * 4) != 0)
+            fail(file_.path(), "sequence {} differs from this run's (other data, ctx or tokenizer?)", index);
+        std::memcpy(logits, p + 4 + size_t(len) * 4, size_t(len - 1) * vocab_ * 4);
+    }
+
+private:
+    MappedFile file_;
+    int vocab_;
+    std::vector<size_t> offsets_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReferenceLogits> reference_from_model(const Model& ref, int max_len) {
+    return std::make_unique<ModelReference>(ref, max_len);
+}
+
+std::unique_ptr<ReferenceLogits> reference_from_file(const std::string& path, int vocab) {
+    return std::make_unique<FileReference>(path, vocab);
+}
+
+LogitsWriter::LogitsWriter(const std::string& path, int vocab, int n_seq)
+    : path_(path), tmp_(path + ".tmp"), vocab_(vocab), expected_(n_seq) {
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (!f_) fail(path, "cannot write ({})", std::strerror(errno));
+    const int32_t header[2] = {vocab, n_seq};
+    std::fwrite(kLogitsMagic, 1, 8, f_);
+    std::fwrite(header, 4, 2, f_);
+}
+
+LogitsWriter::~LogitsWriter() {
+    if (f_) {
+        std::fclose(f_);
+        std::remove(tmp_.c_str());
+    }
+}
+
+void LogitsWriter::add(const std::vector<int>& seq, const float* logits) {
+    const int32_t len = int32_t(seq.size());
+    std::fwrite(&len, 4, 1, f_);
+    std::fwrite(seq.data(), 4, seq.size(), f_);
+    std::fwrite(logits, 4, size_t(len - 1) * vocab_, f_);
+    ++written_;
+}
+
+void LogitsWriter::finish() {
+    if (written_ != expected_) fail(path_, "{} of {} sequences written", written_, expected_);
+    const bool ok = std::fclose(f_) == 0;
+    f_ = nullptr;
+    if (!ok) {
+        std::remove(tmp_.c_str());
+        fail(path_, "write failed (disk full?)");
+    }
+    std::rename(tmp_.c_str(), path_.c_str());
+}
+
 PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& sequences, const Model* ref,
                        const std::function<void(int, int, double)>& on_window) {
+    std::unique_ptr<ReferenceLogits> source;
+    if (ref) {
+        if (ref->cfg.vocab != model.cfg.vocab)
+            fail(ref->source, "reference model has vocabulary {}, model has {}", ref->cfg.vocab, model.cfg.vocab);
+        size_t longest = 0;
+        for (const auto& s : sequences) longest = std::max(longest, s.size());
+        source = reference_from_model(*ref, int(longest));
+    }
+    return evaluate_ppl(model, sequences, source.get(), nullptr, on_window);
+}
+
+PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& sequences, ReferenceLogits* ref,
+                       LogitsWriter* save, const std::function<void(int, int, double)>& on_window) {
     const int vocab = model.cfg.vocab;
-    if (ref && ref->cfg.vocab != vocab) fail(ref->source, "reference model has vocabulary {}, model has {}", ref->cfg.vocab, vocab);
     size_t longest = 0;
     for (const auto& s : sequences) longest = std::max(longest, s.size());
     Engine engine(model, int(longest));
-    std::unique_ptr<Engine> ref_engine;
-    if (ref) ref_engine = std::make_unique<Engine>(*ref, int(longest));
     std::vector<float> logits(longest * size_t(vocab)), ref_logits(ref ? logits.size() : 0);
 
     PplResult r;
@@ -56,10 +170,8 @@ PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& 
         if (n < 2) continue;
         engine.reset();
         engine.forward(seq.data(), n, logits.data(), Logits::All);
-        if (ref) {
-            ref_engine->reset();
-            ref_engine->forward(seq.data(), n, ref_logits.data(), Logits::All);
-        }
+        if (save) save->add(seq, logits.data());
+        if (ref) ref->get(w, seq, ref_logits.data());
         double window_nll = 0.0;
         for (int t = 0; t + 1 < n; ++t) {
             const float* row = &logits[size_t(t) * vocab];
