@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_args.h"
-#include "model/tensor_source.h"
+#include "io/quantized_format.h"
 
 namespace tameq::cli {
 namespace {
@@ -25,9 +25,8 @@ uint64_t bytes_on_disk(const std::string& path) {
 }
 
 void run_info(const InfoArgs& a) {
-    ModelReader reader(a.model);
-    const ModelConfig& c = reader.config();
     Model m = load_model(a.model);
+    const ModelConfig& c = m.cfg;
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     const bool llama = c.family == ArchFamily::Llama;
     fmt::print("model         {}\n", a.model);
@@ -53,6 +52,20 @@ void run_info(const InfoArgs& a) {
     fmt::print("lm_head       {}\n", c.tie_embeddings ? "tied to the embeddings" : "separate");
     fmt::print("bos / eos     {} / {}\n", c.bos_id, c.eos_id);
     fmt::print("tokenizer     {}\n", tok->describe());
+    if (is_quantized_dir(a.model)) {
+        const Recipe r = quantized_recipe(a.model);
+        fmt::print("quantized     {} (tameq format v{})\n", r.summary(), kQuantFormatVersion);
+        fmt::print("rotation      R1 {}{}\n", r.rotate, m.had_down ? ", online Hadamard before down_proj" : "");
+        if (m.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
+        if (r.wbits < 16)
+            fmt::print("weights       {}-bit {} {}, {}\n", r.wbits, r.w_asym ? "asymmetric" : "symmetric",
+                       r.w_group ? fmt::format("groups of {}", r.w_group) : "per output channel", r.weights);
+        if (r.abits < 16)
+            fmt::print("activations   {}-bit {} per token{}\n", r.abits, r.a_sym ? "symmetric" : "asymmetric",
+                       r.a_clip < 1 ? fmt::format(", clip {}", r.a_clip) : "");
+        if (r.kvbits < 16) fmt::print("KV cache      {}-bit asymmetric per (token, head)\n", r.kvbits);
+        if (!r.calib_file.empty()) fmt::print("calibration   {} ({} windows of {})\n", r.calib_file, r.calib_windows, r.calib_ctx);
+    }
 }
 
 const CommandRegistrar reg([](CLI::App& app) {

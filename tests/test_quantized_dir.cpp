@@ -1,0 +1,186 @@
+// `tameq quantize` end to end on a tiny random model: deterministic bytes, reload equals the in-memory
+// simulation, and every bad input is a one-line error with exit code 2 and no output left behind.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "io/quantized_format.h"
+#include "io/safetensors_writer.h"
+#include "io/tokenizer.h"
+#include "model/engine.h"
+#include "model/synthetic.h"
+#include "quant/pipeline.h"
+#include "test_util.h"
+#include "transform/rotation.h"
+
+using namespace tameq;
+namespace fs = std::filesystem;
+
+namespace {
+
+class QuantizedDir : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("tameq-qdir-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        SyntheticSpec spec;
+        spec.cfg = tiny_config(ArchFamily::Llama, 2);
+        spec.massive_value = 30.0f;
+        model_ = (dir_ / "model").string();
+        write_synthetic_model(model_, spec);
+        std::string text;
+        for (int i = 0; i < 400; ++i) text += "calibration line number " + std::to_string(i * 7919 % 1000) + " of the text\n";
+        calib_ = (dir_ / "calib.txt").string();
+        std::ofstream(calib_) << text;
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::string quantize(const std::string& out, const std::string& flags, int expect_rc = 0) {
+        std::string log;
+        const int rc = test::run_tameq("quantize " + model_ + " -o " + out + " --calib " + calib_ +
+                                           " --calib-ctx 64 --calib-windows 4 " + flags, &log);
+        EXPECT_EQ(rc, expect_rc) << flags << "\n" << log;
+        return log;
+    }
+    void expect_error(const std::string& flags, const std::string& needle) {
+        const std::string out = (dir_ / "bad-out").string();
+        const std::string log = quantize(out, flags, 2);
+        EXPECT_NE(log.find(needle), std::string::npos) << flags << "\n" << log;
+        EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+        EXPECT_FALSE(fs::exists(out)) << "partial output left by: " << flags;
+        for (const auto& e : fs::directory_iterator(dir_))
+            EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+    }
+    static std::string read_all(const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+    }
+
+    fs::path dir_;
+    std::string model_, calib_;
+};
+
+std::vector<float> logits_of(const Model& m) {
+    const std::vector<int> ids = {1, 80, 81, 90, 120, 130, 140, 150, 160, 170, 180, 190};
+    Engine e(m, int(ids.size()));
+    std::vector<float> out(ids.size() * size_t(m.cfg.vocab));
+    e.forward(ids.data(), int(ids.size()), out.data(), Logits::All);
+    return out;
+}
+
+}  // namespace
+
+TEST_F(QuantizedDir, SameSeedSameBytesAndReloadEqualsSimulation) {
+    const std::string flags = "--rotate rh --wbits 4 --abits 4 --kvbits 4 --weights gptq --group 16 --act-order --seed 5";
+    const std::string a = (dir_ / "a").string(), b = (dir_ / "b").string();
+    quantize(a, flags);
+    quantize(b, flags);
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(a)) files.push_back(e.path().filename().string());
+    ASSERT_GE(files.size(), 5u);
+    for (const std::string& f : files) EXPECT_EQ(read_all(fs::path(a) / f), read_all(fs::path(b) / f)) << f;
+
+    // The directory reloads into exactly the simulated model the pipeline built in memory.
+    Recipe r = quantized_recipe(a);
+    EXPECT_EQ(r.rotate, "rh");
+    EXPECT_EQ(r.w_group, 16);
+    auto tok = load_tokenizer(model_);
+    const Model mem = quantize_in_memory(model_, r, *tok);
+    const Model disk = load_model(a);
+    EXPECT_TRUE(disk.had_down);
+    EXPECT_TRUE(disk.had_qk);
+    EXPECT_EQ(logits_of(mem), logits_of(disk));
+    // And a W4 model is not the FP model.
+    const Model fp = load_model(model_);
+    EXPECT_NE(logits_of(fp), logits_of(disk));
+
+    // Another seed gives another RH, hence other bytes.
+    const std::string c = (dir_ / "c").string();
+    quantize(c, "--rotate rh --wbits 4 --abits 4 --kvbits 4 --weights gptq --group 16 --act-order --seed 6");
+    EXPECT_NE(read_all(fs::path(a) / "model-layer-0000.safetensors"), read_all(fs::path(c) / "model-layer-0000.safetensors"));
+
+    // `tameq info` and `eval ppl` read the directory.
+    std::string out;
+    EXPECT_EQ(test::run_tameq("info " + a, &out), 0) << out;
+}
+
+TEST_F(QuantizedDir, BadInputIsRefusedWithNothingWritten) {
+    expect_error("--wbits 9", "weight bits 9 out of range");
+    expect_error("--abits 1", "activation bits 1 out of range");
+    expect_error("--rotate xyz", "unknown rotation 'xyz' (valid: none, ro, rh, dfrot, file)");
+    {
+        const std::string shortf = (dir_ / "short.txt").string();
+        std::ofstream(shortf) << "too short\n";
+        std::string log;
+        EXPECT_EQ(test::run_tameq("quantize " + model_ + " -o " + (dir_ / "bad-out").string() +
+                                      " --weights gptq --wbits 4 --calib-ctx 64 --calib " + shortf, &log), 2);
+        EXPECT_FALSE(fs::exists(dir_ / "bad-out"));
+        EXPECT_NE(log.find("short.txt: calibration text too short"), std::string::npos) << log;
+    }
+    {
+        SafeTensorsWriter w;
+        w.add_f32("r", {32, 32}, random_orthogonal(32, 1));
+        w.write((dir_ / "r32.safetensors").string());
+        expect_error("--rotation-file " + (dir_ / "r32.safetensors").string(), "[64, 64]");
+        std::vector<float> skew = random_orthogonal(64, 1);
+        skew[0] += 0.1f;
+        SafeTensorsWriter w2;
+        w2.add_f32("r", {64, 64}, skew);
+        w2.write((dir_ / "skew.safetensors").string());
+        expect_error("--rotation-file " + (dir_ / "skew.safetensors").string(), "skew.safetensors");
+    }
+    // An output path that exists and is not a quantized model is never replaced.
+    fs::create_directories(dir_ / "precious");
+    std::ofstream(dir_ / "precious" / "keep.txt") << "x";
+    const std::string log = quantize((dir_ / "precious").string(), "--wbits 4", 2);
+    EXPECT_NE(log.find("refusing to replace it"), std::string::npos) << log;
+    EXPECT_TRUE(fs::exists(dir_ / "precious" / "keep.txt"));
+}
+
+TEST_F(QuantizedDir, UnsupportedHadamardSizeIsNamed) {
+    SyntheticSpec spec;
+    spec.cfg = tiny_config(ArchFamily::Llama, 1);
+    spec.cfg.intermediate = 100;  // 25·4: no Hadamard of order 25
+    const std::string odd = (dir_ / "odd").string();
+    write_synthetic_model(odd, spec);
+    std::string log;
+    EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "o").string() + " --rotate rh", &log), 2) << log;
+    EXPECT_NE(log.find("size 100 is not supported"), std::string::npos) << log;
+    EXPECT_FALSE(fs::exists(dir_ / "o"));
+}
+
+TEST_F(QuantizedDir, CorruptOrForeignDirectoriesAreRejectedOnLoad) {
+    const std::string a = (dir_ / "a").string();
+    quantize(a, "--wbits 4 --abits 8");
+    std::string log;
+    ASSERT_EQ(test::run_tameq("info " + a, &log), 0) << log;
+
+    // Another format version.
+    const std::string meta_path = a + "/tameq.json";
+    const std::string meta = read_all(meta_path);
+    nlohmann::json j = nlohmann::json::parse(meta);
+    j["version"] = 99;
+    std::ofstream(meta_path) << j.dump();
+    EXPECT_EQ(test::run_tameq("info " + a, &log), 2) << log;
+    EXPECT_NE(log.find("format version 99; this build reads version 1"), std::string::npos) << log;
+    std::ofstream(meta_path) << meta;
+
+    // A scale tensor holding NaN: rejected, never silently wrong numbers.
+    const fs::path shard = fs::path(a) / "model-layer-0000.safetensors";
+    std::string bytes = read_all(shard);
+    const std::string header_len_bytes = bytes.substr(0, 8);
+    uint64_t header_len;
+    std::memcpy(&header_len, header_len_bytes.data(), 8);
+    const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_len));
+    const size_t begin = 8 + header_len + header["layers.0.q.scales"]["data_offsets"][0].get<size_t>();
+    const float nan = std::nanf("");
+    std::memcpy(bytes.data() + begin, &nan, 4);
+    std::ofstream(shard, std::ios::binary) << bytes;
+    EXPECT_EQ(test::run_tameq("info " + a, &log), 2) << log;
+    EXPECT_NE(log.find("layers.0.q.scales: entry 0 = nan is not a positive number"), std::string::npos) << log;
+}

@@ -1,0 +1,129 @@
+// Computational invariance of QuaRot's transforms: each pass alone leaves the FP32 logits unchanged,
+// on a tiny random Llama model (with a planted massive channel) and on gut-llama-27m.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "eval/perplexity.h"
+#include "io/tokenizer.h"
+#include "model/engine.h"
+#include "model/synthetic.h"
+#include "quant/pipeline.h"
+#include "test_util.h"
+#include "transform/fold_norms.h"
+#include "transform/hadamard.h"
+#include "transform/rotate.h"
+#include "transform/rotation.h"
+
+using namespace tameq;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tiny_llama_dir() {
+    static const std::string dir = [] {
+        std::string d = (fs::temp_directory_path() / ("tameq-transforms-" + std::to_string(::getpid()))).string();
+        SyntheticSpec spec;
+        spec.cfg = tiny_config(ArchFamily::Llama, 2);
+        spec.massive_value = 40.0f;
+        write_synthetic_model(d, spec);
+        return d;
+    }();
+    return dir;
+}
+
+std::vector<float> logits_of(const Model& m, const std::vector<int>& ids) {
+    Engine e(m, int(ids.size()));
+    std::vector<float> out(ids.size() * size_t(m.cfg.vocab));
+    e.forward(ids.data(), int(ids.size()), out.data(), Logits::All);
+    return out;
+}
+
+double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        num = std::max(num, double(std::fabs(a[i] - b[i])));
+        den = std::max(den, double(std::fabs(b[i])));
+    }
+    return num / den;
+}
+
+const std::vector<int> kIds = {1, 70, 71, 72, 100, 200, 33, 44, 55, 66, 77, 88, 99, 111, 222, 250};
+
+}  // namespace
+
+TEST(Transforms, EachRotationPassKeepsTheLogits) {
+    const std::string dir = tiny_llama_dir();
+    const Model base = load_model(dir);
+    const auto want = logits_of(base, kIds);
+    const int h = base.cfg.hidden, hd = base.cfg.head_dim;
+    struct Case {
+        const char* name;
+        std::function<void(Model&)> apply;
+    };
+    const std::vector<Case> cases = {
+        {"fold", [](Model& m) { fold_norm_scales(m); }},
+        {"fold+RO", [&](Model& m) { fold_norm_scales(m); rotate_residual(m, random_orthogonal(h, 3)); }},
+        {"fold+RH", [&](Model& m) { fold_norm_scales(m); rotate_residual(m, random_hadamard(h, 4)); }},
+        {"R2", [&](Model& m) { rotate_heads_vo(m, random_hadamard(hd, 5)); }},
+        {"R2 (RO)", [&](Model& m) { rotate_heads_vo(m, random_orthogonal(hd, 6)); }},
+        {"R4", [](Model& m) { add_online_hadamard_down(m); }},
+        {"R3", [](Model& m) { add_online_hadamard_qk(m); }},
+    };
+    for (const Case& c : cases) {
+        Model m = load_model(dir);
+        c.apply(m);
+        EXPECT_LT(rel_diff(logits_of(m, kIds), want), 2e-5) << c.name;
+    }
+    // A transform that is wrong on purpose (R1 on one reader only) must be caught by the same check.
+    Model broken = load_model(dir);
+    fold_norm_scales(broken);
+    const auto r1 = random_orthogonal(h, 7);
+    for (Layer& l : broken.layers) {
+        DenseLinear& q = as_dense(*l.up);
+        std::vector<float> rotated(q.weight.size());
+        for (int r = 0; r < q.out_features(); ++r)
+            for (int c = 0; c < h; ++c) {
+                double acc = 0;
+                for (int k = 0; k < h; ++k) acc += double(q.weight[size_t(r) * h + k]) * r1[size_t(k) * h + c];
+                rotated[size_t(r) * h + c] = float(acc);
+            }
+        q.weight = rotated;
+    }
+    EXPECT_GT(rel_diff(logits_of(broken, kIds), want), 1e-3);
+}
+
+TEST(Transforms, RotationsNeedRmsNormAndSupportedSizes) {
+    std::string dir = (fs::temp_directory_path() / ("tameq-opt-" + std::to_string(::getpid()))).string();
+    SyntheticSpec spec;
+    spec.cfg = tiny_config(ArchFamily::OPT, 1);
+    write_synthetic_model(dir, spec);
+    Model opt = load_model(dir);
+    EXPECT_THROW(fold_norm_scales(opt), Error);
+    fs::remove_all(dir);
+    EXPECT_THROW(hadamard_factor(100), Error);
+}
+
+// Protocol E64's first windows on the real model: every rotation recipe at 16 bits changes PPL by < 0.01%.
+TEST(Transforms, RotationsAt16BitsKeepGutLlamaPerplexity) {
+    TAMEQ_REQUIRE_SHARED();
+    const std::string path = test::shared_path("models/gut-llama-27m");
+    auto tok = load_tokenizer(path);
+    std::ifstream in(test::shared_path("data/gutenberg/eval.txt"), std::ios::binary);
+    std::string text(1 << 20, '\0');
+    in.read(text.data(), std::streamsize(text.size()));
+    text.resize(size_t(in.gcount()));
+    text.resize(text.rfind('\n') + 1);
+    const Model fp = load_model(path);
+    const auto windows = make_windows(tok->encode(text), 1024, 2, fp.cfg.bos_id);
+    const double base = evaluate_ppl(fp, windows).ppl;
+    for (const char* recipe : {"rotate=ro", "rotate=rh", "rotate=rh,kv=16"}) {
+        const Model m = quantize_in_memory(path, parse_recipe(recipe), *tok);
+        const double ppl = evaluate_ppl(m, windows).ppl;
+        EXPECT_LT(std::fabs(ppl / base - 1.0), 1e-4) << recipe << ": " << ppl << " vs " << base;
+    }
+}
