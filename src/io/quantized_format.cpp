@@ -167,7 +167,7 @@ void QuantizedDirWriter::skeleton(Model&& m) {
     w.write(tmp_ + "/model-embed-head.safetensors");
     shards_.push_back("model-embed-head.safetensors");
     state_->cfg = c;
-    state_->online = {{"had_down", m.had_down}, {"had_qk", m.had_qk}};
+    state_->online = {{"had_down", m.had_down}, {"had_qk", m.had_qk}, {"keep_massive_fp", m.keep_massive_fp}};
     if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
         state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
 }
@@ -340,6 +340,7 @@ Model load_quantized_model(const std::string& dir) {
             m.project_out = std::make_unique<DenseLinear>(c.hidden, e, st.load_f32("project_out.weight", {e, c.hidden}));
         m.had_down = meta.at("online").at("had_down").get<bool>();
         m.had_qk = meta.at("online").at("had_qk").get<bool>();
+        m.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
         if (!meta.at("kv").is_null()) {
             QuantSpec kv;
             kv.bits = meta["kv"].at("bits").get<int>();

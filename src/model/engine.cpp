@@ -76,7 +76,7 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     scratch_.ensure(c, n);
     embed_tokens(model_, tokens, n, pos_, x_.data());
     for (int l = 0; l < c.n_layers; ++l) {
-        BlockContext ctx{c, rope_, cache_, scratch_, l, l, pos_, n, model_.had_down, model_.had_qk, tap};
+        BlockContext ctx{c, rope_, cache_, scratch_, l, l, pos_, n, model_.had_down, model_.had_qk, tap, model_.keep_massive_fp};
         if (c.family == ArchFamily::Llama) llama_block(model_.layers[size_t(l)], x_.data(), ctx);
         else opt_block(model_.layers[size_t(l)], x_.data(), ctx);
     }

@@ -28,6 +28,7 @@ struct BlockContext {
     bool had_down = false;
     bool had_qk = false;
     BlockTap* tap = nullptr;
+    bool keep_massive_fp = false;
 
     void observe(Tap where, const float* x, int dim) const {
         if (tap) tap->on(layer, where, x, n, dim);

@@ -39,6 +39,8 @@ struct Model {
     // the matching inverse is folded into the weights, so the FP result is unchanged.
     bool had_down = false;  // R4: fwht on down_proj's input (weights hold W·Hᵀ)
     bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
+    // DFRot's Table 1 diagnostic: tokens whose residual is massive skip activation quantization.
+    bool keep_massive_fp = false;
     // Applied to K/V rows as they enter the cache (simulated KV-cache quantization); null = FP32 cache.
     std::shared_ptr<const KvPolicy> kv_policy;
 

@@ -6,6 +6,8 @@
 
 #include "model/attention.h"
 #include "model/engine.h"
+#include "model/fp_rows.h"
+#include "transform/dfrot.h"
 #include "transform/hadamard.h"
 
 namespace tameq {
@@ -18,6 +20,10 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     const bool pre = c.pre_layer_norm;
 
     ctx.observe(Tap::AttnResidual, x, c.hidden);
+    // Table-1 diagnostic: the block's massive tokens (judged on the residual entering it) stay in FP.
+    std::vector<uint8_t> massive;
+    if (ctx.keep_massive_fp) massive = mark_massive_by_magnitude(x, n, c.hidden);
+    FpRowScope fp_rows(ctx.keep_massive_fp ? &massive : nullptr);
     const float* attn_in = x;
     if (pre) {
         layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());

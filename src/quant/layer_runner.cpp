@@ -31,7 +31,7 @@ void LayerRunner::run(const Layer& layer, int layer_index, BlockTap* tap, bool u
             out_.assign(states_[w].begin(), states_[w].end());
             x = out_.data();
         }
-        BlockContext ctx{cfg_, rope_, cache_, scratch_, layer_index, 0, 0, n, had_down, had_qk, tap};
+        BlockContext ctx{cfg_, rope_, cache_, scratch_, layer_index, 0, 0, n, had_down, had_qk, tap, false};
         if (cfg_.family == ArchFamily::Llama) llama_block(layer, x, ctx);
         else opt_block(layer, x, ctx);
     }

@@ -199,6 +199,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         skeleton.had_down = true;
         skeleton.had_qk = r.kvbits < 16;
     }
+    skeleton.keep_massive_fp = r.keep_massive_fp;
     if (r.kvbits < 16) {
         QuantSpec kv;
         kv.bits = r.kvbits;

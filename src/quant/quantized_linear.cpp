@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "model/fp_rows.h"
 
 namespace tameq {
 
@@ -51,6 +52,18 @@ QuantizedWeight codes_on_grid(const float* wq, int rows, int cols, const QuantSp
 }
 
 void ActQuant::apply(float* x, int n, int dim) const {
+    if (mode == Mode::None) return;
+    const std::vector<uint8_t>* keep = FpRowScope::current();
+    if (keep && keep->size() == size_t(n)) {
+        // Quantize only the rows not kept in floating point.
+        for (int i = 0; i < n; ++i)
+            if (!(*keep)[size_t(i)]) apply_rows(x + size_t(i) * dim, 1, dim);
+        return;
+    }
+    apply_rows(x, n, dim);
+}
+
+void ActQuant::apply_rows(float* x, int n, int dim) const {
     switch (mode) {
         case Mode::None: return;
         case Mode::PerToken: fake_quantize_rows(x, n, dim, spec); return;

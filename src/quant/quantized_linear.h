@@ -35,8 +35,12 @@ struct ActQuant {
     QuantSpec spec;                  // bits, symmetric, clip ratio (PerToken)
     std::vector<float> channel_step; // PerChannelStatic: symmetric step per input channel, codes clamped to spec's range
 
+    // In place on x [n x dim]; rows named by an active FpRowScope are left alone.
     void apply(float* x, int n, int dim) const;
     bool active() const { return mode != Mode::None; }
+
+private:
+    void apply_rows(float* x, int n, int dim) const;
 };
 
 class FakeQuantLinear : public Linear {

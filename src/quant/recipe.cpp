@@ -40,6 +40,7 @@ std::string Recipe::summary() const {
     s += " W" + std::to_string(wbits) + "A" + std::to_string(abits) + "KV" + std::to_string(kvbits);
     if (wbits < 16) s += " " + weights;
     if (w_group) s += " g" + std::to_string(w_group);
+    if (keep_massive_fp) s += " massive-fp";
     return s;
 }
 
@@ -97,6 +98,7 @@ Recipe parse_recipe(const std::string& text) {
         else if (k == "a-sym") r.a_sym = to_bool(k, v);
         else if (k == "a-clip") r.a_clip = to_float(k, v);
         else if (k == "kv-clip") r.kv_clip = to_float(k, v);
+        else if (k == "keep-massive") r.keep_massive_fp = to_bool(k, v);
         else if (k == "calib") r.calib_file = v;
         else if (k == "calib-windows") r.calib_windows = to_int(k, v);
         else if (k == "calib-ctx") r.calib_ctx = to_int(k, v);
@@ -106,7 +108,7 @@ Recipe parse_recipe(const std::string& text) {
         else if (k == "marking") r.dfrot_marking = v;
         else
             fail("recipe", "unknown key '{}' (valid: method, rotate, rotation-file, seed, w, a, kv, weights, w-asym, group, "
-                           "w-clip-search, act-order, a-sym, a-clip, kv-clip, calib, calib-windows, calib-ctx, gamma, "
+                           "w-clip-search, act-order, a-sym, a-clip, kv-clip, keep-massive, calib, calib-windows, calib-ctx, gamma, "
                            "dfrot-iters, dfrot-windows, marking)", k);
     }
     r.validate();
@@ -117,7 +119,7 @@ void to_json(nlohmann::json& j, const Recipe& r) {
     j = {{"method", r.method}, {"rotate", r.rotate}, {"rotation_file", r.rotation_file}, {"seed", r.seed},
          {"wbits", r.wbits}, {"abits", r.abits}, {"kvbits", r.kvbits}, {"weights", r.weights}, {"w_asym", r.w_asym},
          {"w_group", r.w_group}, {"w_clip_search", r.w_clip_search}, {"act_order", r.act_order},
-         {"gptq_damp", r.gptq_damp}, {"a_sym", r.a_sym}, {"a_clip", r.a_clip}, {"kv_clip", r.kv_clip},
+         {"gptq_damp", r.gptq_damp}, {"a_sym", r.a_sym}, {"a_clip", r.a_clip}, {"kv_clip", r.kv_clip}, {"keep_massive_fp", r.keep_massive_fp},
          {"calib_file", r.calib_file}, {"calib_windows", r.calib_windows}, {"calib_ctx", r.calib_ctx},
          {"dfrot_gamma", r.dfrot_gamma}, {"dfrot_iters", r.dfrot_iters}, {"dfrot_windows", r.dfrot_windows},
          {"dfrot_marking", r.dfrot_marking}};
@@ -133,7 +135,7 @@ void from_json(const nlohmann::json& j, Recipe& r) {
     get("wbits", r.wbits); get("abits", r.abits); get("kvbits", r.kvbits); get("weights", r.weights);
     get("w_asym", r.w_asym); get("w_group", r.w_group); get("w_clip_search", r.w_clip_search);
     get("act_order", r.act_order); get("gptq_damp", r.gptq_damp); get("a_sym", r.a_sym); get("a_clip", r.a_clip);
-    get("kv_clip", r.kv_clip); get("calib_file", r.calib_file); get("calib_windows", r.calib_windows);
+    get("kv_clip", r.kv_clip); get("keep_massive_fp", r.keep_massive_fp); get("calib_file", r.calib_file); get("calib_windows", r.calib_windows);
     get("calib_ctx", r.calib_ctx); get("dfrot_gamma", r.dfrot_gamma); get("dfrot_iters", r.dfrot_iters);
     get("dfrot_windows", r.dfrot_windows); get("dfrot_marking", r.dfrot_marking);
 }

@@ -28,6 +28,7 @@ struct Recipe {
     bool a_sym = false;              // default asymmetric
     float a_clip = 1.0f;
     float kv_clip = 1.0f;
+    bool keep_massive_fp = false;    // diagnostic: massive-activation tokens skip activation quantization
     // Calibration
     std::string calib_file;
     int calib_windows = 32;
