@@ -3,7 +3,10 @@
 // weight vectors once and broadcasts 4 activation bytes per row, so weights are read once per MR rows.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/gemm_paths.h"
 
@@ -20,6 +23,9 @@ namespace tameq::kern {
 namespace {
 
 constexpr int max_rows = 6;
+// Bytes of K per block when M spans several row tiles: a 64-channel s8 sub-panel is then 16 KiB and
+// stays in L1 while every row tile passes over it (the whole panel, K bytes × 64, would not).
+constexpr int k_block = 256;
 
 inline __m512i broadcast4(const uint8_t* p) {
     int32_t q;
@@ -27,58 +33,74 @@ inline __m512i broadcast4(const uint8_t* p) {
     return _mm512_set1_epi32(q);
 }
 
-// acc[i][j] = Σ_k a[i, k]·w[panel block j, k] over k < k_pad.
+// Every loop over rows and blocks carries an unroll pragma: fully unrolled, GCC keeps each
+// accumulator in a register across the K loop; otherwise it round-trips them through the stack.
+
+// acc[i][j] += Σ_k a[i, k]·w[block j, k] over `steps` steps of the panel layout (4 k for s8, 8 for s4).
+// s4 accumulates 16× the product: each nibble is moved to the top of its byte, where as an s8 it
+// reads 16·w exactly, so no sign extension is needed; the caller shifts the factor out at the end.
 template <int MR, int NB, bool W4>
-inline void tile(const uint8_t* a, int lda, const uint8_t* wp, int k_pad, __m512i (&acc)[MR][NB]) {
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_si512();
+inline void accumulate(const uint8_t* a, int lda, const uint8_t* wp, int steps, __m512i (&acc)[MR][NB]) {
     if constexpr (!W4) {
-        for (int g = 0; g < k_pad / 4; ++g) {
+        for (int g = 0; g < steps; ++g) {
             const uint8_t* wg = wp + static_cast<size_t>(g) * NB * 64;
             __m512i wv[NB];
+#pragma GCC unroll 8
             for (int j = 0; j < NB; ++j) wv[j] = _mm512_load_si512(wg + j * 64);
+#pragma GCC unroll 8
             for (int i = 0; i < MR; ++i) {
                 __m512i av = broadcast4(a + static_cast<size_t>(i) * lda + 4 * g);
+#pragma GCC unroll 8
                 for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
             }
         }
     } else {
-        // Each nibble is moved to the top of its byte, where as an s8 it reads 16·w exactly; the
-        // accumulators hold 16× the product and one arithmetic shift at the end removes the factor.
         const __m512i top = _mm512_set1_epi8(static_cast<char>(0xF0));
-        for (int g = 0; g < k_pad / 8; ++g) {
+        for (int g = 0; g < steps; ++g) {
             const uint8_t* wg = wp + static_cast<size_t>(g) * NB * 64;
             __m512i wv[NB];
+#pragma GCC unroll 8
             for (int j = 0; j < NB; ++j) wv[j] = _mm512_and_si512(_mm512_slli_epi16(_mm512_load_si512(wg + j * 64), 4), top);
+#pragma GCC unroll 8
             for (int i = 0; i < MR; ++i) {
                 __m512i av = broadcast4(a + static_cast<size_t>(i) * lda + 8 * g);
+#pragma GCC unroll 8
                 for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
             }
+#pragma GCC unroll 8
             for (int j = 0; j < NB; ++j) wv[j] = _mm512_and_si512(_mm512_load_si512(wg + j * 64), top);
+#pragma GCC unroll 8
             for (int i = 0; i < MR; ++i) {
                 __m512i av = broadcast4(a + static_cast<size_t>(i) * lda + 8 * g + 4);
+#pragma GCC unroll 8
                 for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
             }
         }
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_srai_epi32(acc[i][j], 4);
     }
 }
 
+// Writes rows [i0, i0 + MR) × blocks of panel p: raw accumulators or the dequantizing epilogue.
 template <int MR, int NB>
-inline void store(const GemmTask& t, int i0, int n0, __m512i (&acc)[MR][NB]) {
+inline void store(const GemmTask& t, int i0, int p, bool w4, __m512i (&acc)[MR][NB]) {
     const PackedWeights& w = *t.w;
+#pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
-        int c0 = n0 + j * block_n;
+        int c0 = p * panel_n + j * block_n;
         int left = w.n - c0;
         __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+        if (w4) {
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_srai_epi32(acc[i][j], 4);
+        }
         if (t.c) {
+#pragma GCC unroll 8
             for (int i = 0; i < MR; ++i) _mm512_mask_storeu_epi32(t.c + static_cast<size_t>(i0 + i) * t.ldc + c0, mask, acc[i][j]);
             continue;
         }
         __m512i rs = _mm512_maskz_loadu_epi32(mask, w.row_sums.data() + c0);
         __m512 sw = _mm512_maskz_loadu_ps(mask, t.dq.scale_w + c0);
         __m512 bias = t.dq.bias ? _mm512_maskz_loadu_ps(mask, t.dq.bias + c0) : _mm512_setzero_ps();
+#pragma GCC unroll 8
         for (int i = 0; i < MR; ++i) {
             __m512i v = _mm512_sub_epi32(acc[i][j], _mm512_mullo_epi32(_mm512_set1_epi32(t.dq.zero_a[i0 + i]), rs));
             __m512 s = _mm512_mul_ps(_mm512_set1_ps(t.dq.scale_a[i0 + i]), sw);
@@ -88,36 +110,101 @@ inline void store(const GemmTask& t, int i0, int n0, __m512i (&acc)[MR][NB]) {
     }
 }
 
+// Few rows (decode, GEMV): one pass over the panel's whole K, s4 unpacked in registers.
 template <int MR, int NB, bool W4>
-void run_tile(const GemmTask& t, int i0, int p) {
+void direct_tile(const GemmTask& t, int i0, int p) {
     __m512i acc[MR][NB];
-    tile<MR, NB, W4>(t.a + static_cast<size_t>(i0) * t.lda, t.lda, t.w->panel(p), t.w->k_pad, acc);
-    store<MR, NB>(t, i0, p * panel_n, acc);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_si512();
+    accumulate<MR, NB, W4>(t.a + static_cast<size_t>(i0) * t.lda, t.lda, t.w->panel(p), t.w->k_pad / (W4 ? 8 : 4), acc);
+    store<MR, NB>(t, i0, p, W4, acc);
 }
 
-template <int NB, bool W4>
-void run_rows(const GemmTask& t, int i0, int rows, int p) {
+// One K block of one row tile; partial sums wait in `partial` ([row][block][16] int32) between blocks.
+template <int MR, int NB>
+void blocked_tile(const GemmTask& t, int i0, int p, const uint8_t* wsub, int kb, int steps, bool first, bool last, bool w4,
+                  int32_t* partial) {
+    __m512i acc[MR][NB];
+    int32_t* part = partial + static_cast<size_t>(i0) * NB * 16;
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) acc[i][j] = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + (i * NB + j) * 16);
+    accumulate<MR, NB, false>(t.a + static_cast<size_t>(i0) * t.lda + kb, t.lda, wsub, steps, acc);
+    if (last) return store<MR, NB>(t, i0, p, w4, acc);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) _mm512_storeu_si512(part + (i * NB + j) * 16, acc[i][j]);
+}
+
+// s4 steps [s0, s0 + steps) of a panel of NB blocks → the s8 layout, as 16·w, into out.
+void unpack_s4_block(const uint8_t* panel, int nb, int s0, int steps, uint8_t* out) {
+    const __m512i top = _mm512_set1_epi8(static_cast<char>(0xF0));
+    for (int s = 0; s < steps; ++s)
+        for (int j = 0; j < nb; ++j) {
+            __m512i x = _mm512_load_si512(panel + (static_cast<size_t>(s0 + s) * nb + j) * 64);
+            _mm512_store_si512(out + (static_cast<size_t>(2 * s) * nb + j) * 64, _mm512_and_si512(_mm512_slli_epi16(x, 4), top));
+            _mm512_store_si512(out + (static_cast<size_t>(2 * s + 1) * nb + j) * 64, _mm512_and_si512(x, top));
+        }
+}
+
+// One aligned zmm worth of bytes (std::vector honours the alignment of its element type).
+struct alignas(64) Line {
+    uint8_t bytes[64];
+};
+
+template <typename F>
+void with_rows(int rows, F&& f) {
     switch (rows) {
-        case 1: return run_tile<1, NB, W4>(t, i0, p);
-        case 2: return run_tile<2, NB, W4>(t, i0, p);
-        case 3: return run_tile<3, NB, W4>(t, i0, p);
-        case 4: return run_tile<4, NB, W4>(t, i0, p);
-        case 5: return run_tile<5, NB, W4>(t, i0, p);
-        default: return run_tile<6, NB, W4>(t, i0, p);
+        case 1: return f(std::integral_constant<int, 1>{});
+        case 2: return f(std::integral_constant<int, 2>{});
+        case 3: return f(std::integral_constant<int, 3>{});
+        case 4: return f(std::integral_constant<int, 4>{});
+        case 5: return f(std::integral_constant<int, 5>{});
+        default: return f(std::integral_constant<int, 6>{});
+    }
+}
+
+template <typename F>
+void with_blocks(int nb, F&& f) {
+    switch (nb) {
+        case 1: return f(std::integral_constant<int, 1>{});
+        case 2: return f(std::integral_constant<int, 2>{});
+        case 3: return f(std::integral_constant<int, 3>{});
+        default: return f(std::integral_constant<int, 4>{});
     }
 }
 
 template <bool W4>
 void run_panel(const GemmTask& t, int p) {
-    int nb = t.w->blocks_in_panel(p);
-    for (int i0 = 0; i0 < t.m; i0 += max_rows) {
-        int rows = t.m - i0 < max_rows ? t.m - i0 : max_rows;
-        switch (nb) {
-            case 1: run_rows<1, W4>(t, i0, rows, p); break;
-            case 2: run_rows<2, W4>(t, i0, rows, p); break;
-            case 3: run_rows<3, W4>(t, i0, rows, p); break;
-            default: run_rows<4, W4>(t, i0, rows, p); break;
+    const PackedWeights& w = *t.w;
+    int nb = w.blocks_in_panel(p);
+    if (t.m <= max_rows) {
+        return with_blocks(nb, [&](auto NB) { with_rows(t.m, [&](auto MR) { direct_tile<MR(), NB(), W4>(t, 0, p); }); });
+    }
+    // Many rows: K blocks outermost so each weight sub-panel is loaded into L1 once for all row tiles;
+    // s4 is unpacked once per block instead of once per row tile.
+    thread_local std::vector<int32_t> partial;
+    thread_local std::vector<Line> unpacked;
+    partial.resize(static_cast<size_t>(t.m) * nb * 16);
+    if (W4) unpacked.resize(static_cast<size_t>(k_block) / 4 * nb);
+    for (int kb = 0; kb < w.k_pad; kb += k_block) {
+        int len = std::min(k_block, w.k_pad - kb);
+        const uint8_t* wsub = w.panel(p) + static_cast<size_t>(kb) / 4 * nb * 64;
+        if (W4) {
+            unpack_s4_block(w.panel(p), nb, kb / 8, len / 8, unpacked.data()->bytes);
+            wsub = unpacked.data()->bytes;
         }
+        bool first = kb == 0, last = kb + len >= w.k_pad;
+        with_blocks(nb, [&](auto NB) {
+            for (int i0 = 0; i0 < t.m; i0 += max_rows)
+                with_rows(std::min(max_rows, t.m - i0), [&](auto MR) {
+                    blocked_tile<MR(), NB()>(t, i0, p, wsub, kb, len / 4, first, last, W4, partial.data());
+                });
+        });
     }
 }
 

@@ -1,0 +1,270 @@
+// The integer kernels against the machine's limits and against OpenBLAS fp32 in the same run:
+//   BM_int8_peak      register-only vpdpbusd loop (the int8 dot-product peak), 1 and 2 threads
+//   BM_mem_read       a 512 MiB buffer summed with 256-bit loads, 1 and 2 threads
+//   BM_act_quant      fused per-token u8 quantization of M × K floats
+//   BM_sgemm / BM_w8a8 / BM_w4a8   y[M x N] = x[M x K]·Wᵀ on Llama shapes; the integer rows time the
+//                     kernel from u8 codes to float outputs (dequantizing epilogue included) and report
+//                     TOPS, the fraction of the measured peak, weight GB/s and its fraction of the measured
+//                     bandwidth, and the speedup over the sgemm row of the same shape and M.
+// The kernel thread pool and OpenBLAS both use every core; they never run at the same time.
+#include <immintrin.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include "common/rng.h"
+#include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/thread_pool.h"
+
+using namespace tameq;
+using namespace tameq::kern;
+
+namespace {
+
+constexpr int peak_accumulators = 24;  // chains in the asm below: enough to cover vpdpbusd's latency
+
+// 24 independent vpdpbusd chains on fixed registers, written in asm: with intrinsics GCC either
+// spills the accumulators or, when they start equal, merges the chains into one.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) int64_t dpbusd_loop(int64_t iters) {
+    for (int64_t it = 0; it < iters; ++it)
+        __asm__ volatile("vpdpbusd %%zmm1, %%zmm0, %%zmm8\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm9\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm10\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm11\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm12\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm13\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm14\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm15\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm16\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm17\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm18\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm19\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm20\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm21\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm22\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm23\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm24\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm25\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm26\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm27\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm28\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm29\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm30\n\tvpdpbusd %%zmm1, %%zmm0, %%zmm31" ::: "xmm0", "xmm1", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+    return iters;
+}
+
+// Multiply-adds per dpbusd_loop iteration.
+constexpr double macs_per_iter = peak_accumulators * 64.0;
+
+__attribute__((target("avx2"))) int64_t sum_bytes(const uint8_t* p, size_t n) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i + 128 <= n; i += 128) {
+        s0 = _mm256_add_epi64(s0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+        s1 = _mm256_add_epi64(s1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+        s2 = _mm256_add_epi64(s2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+        s3 = _mm256_add_epi64(s3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+    }
+    __m256i s = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+    alignas(32) int64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+constexpr size_t mem_bytes = size_t(512) << 20;
+
+const uint8_t* mem_buffer() {
+    static std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::aligned_alloc(64, mem_bytes)), &std::free);
+    static bool filled = [] {
+        std::memset(buf.get(), 1, mem_bytes);
+        return true;
+    }();
+    (void)filled;
+    return buf.get();
+}
+
+// One pass of the int8 loop or of the memory sum on `threads` threads (the kernel pool's).
+double run_threads(int threads, const std::function<void(int, int)>& fn) {
+    set_num_threads(threads);
+    auto t0 = std::chrono::steady_clock::now();
+    parallel_run(fn);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return s;
+}
+
+double measure_peak_ops(int threads) {
+    const int64_t iters = 4'000'000;
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        double s = run_threads(threads, [&](int, int) { benchmark::DoNotOptimize(dpbusd_loop(iters)); });
+        best = std::max(best, 2.0 * macs_per_iter * iters * threads / s);
+    }
+    return best;
+}
+
+double measure_bandwidth(int threads) {
+    const uint8_t* p = mem_buffer();
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        double s = run_threads(threads, [&](int t, int n) {
+            size_t chunk = mem_bytes / n;
+            benchmark::DoNotOptimize(sum_bytes(p + t * chunk, chunk));
+        });
+        best = std::max(best, mem_bytes / s);
+    }
+    return best;
+}
+
+// The limits the GEMM rows are measured against: both cores, best of three, taken once per run.
+struct Limits {
+    double ops, bytes_per_s;
+};
+const Limits& machine_limits() {
+    static const Limits l = [] {
+        int threads = num_threads();
+        Limits r{path_supported(KernelPath::avx512vnni) ? measure_peak_ops(threads) : 0.0, measure_bandwidth(threads)};
+        set_num_threads(threads);
+        return r;
+    }();
+    return l;
+}
+
+// Seconds per call of body, over the benchmark's iterations.
+template <typename F>
+double timed_loop(benchmark::State& state, F&& body) {
+    double total = 0;
+    for (auto _ : state) {
+        auto t0 = std::chrono::steady_clock::now();
+        body();
+        total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return total / static_cast<double>(state.iterations());
+}
+
+void BM_int8_peak(benchmark::State& state) {
+    if (!path_supported(KernelPath::avx512vnni)) return state.SkipWithError("no AVX-512 VNNI");
+    int threads = static_cast<int>(state.range(0)), restore = num_threads();
+    const int64_t iters = 1'000'000;
+    double s = timed_loop(state, [&] { run_threads(threads, [&](int, int) { benchmark::DoNotOptimize(dpbusd_loop(iters)); }); });
+    set_num_threads(restore);
+    state.counters["TOPS"] = 2.0 * macs_per_iter * iters * threads / s * 1e-12;
+}
+
+void BM_mem_read(benchmark::State& state) {
+    int threads = static_cast<int>(state.range(0)), restore = num_threads();
+    const uint8_t* p = mem_buffer();
+    double s = timed_loop(state, [&] {
+        run_threads(threads, [&](int t, int n) {
+            size_t chunk = mem_bytes / n;
+            benchmark::DoNotOptimize(sum_bytes(p + t * chunk, chunk));
+        });
+    });
+    set_num_threads(restore);
+    state.counters["GB/s"] = mem_bytes / s * 1e-9;
+}
+
+// The weights of the current shape, kept while consecutive benchmarks use it.
+struct ShapeData {
+    int n = 0, k = 0;
+    std::vector<float> w_f32;
+    PackedWeights w8, w4;
+    std::vector<float> scale_w, bias;
+};
+
+ShapeData& shape_data(int n, int k) {
+    static ShapeData d;
+    if (d.n == n && d.k == k) return d;
+    d = ShapeData{};
+    d.n = n;
+    d.k = k;
+    Rng rng(n * 31 + k);
+    size_t size = static_cast<size_t>(n) * k;
+    std::vector<int8_t> c8(size), c4(size);
+    d.w_f32.resize(size);
+    for (size_t i = 0; i < size; ++i) {
+        uint64_t r = rng.next_u64();
+        c8[i] = static_cast<int8_t>(r & 0xff);
+        c4[i] = static_cast<int8_t>(static_cast<int>((r >> 8) & 0xf) - 8);
+        d.w_f32[i] = static_cast<float>(c8[i]) * 0.01f;
+    }
+    d.w8 = pack_weights_s8(c8.data(), n, k);
+    d.w4 = pack_weights_s4(c4.data(), n, k);
+    d.scale_w.assign(n, 0.01f);
+    d.bias.assign(n, 0.0f);
+    return d;
+}
+
+std::vector<float> activations(int m, int k) {
+    Rng rng(m * 7 + k);
+    std::vector<float> x(static_cast<size_t>(m) * k);
+    for (float& v : x) v = static_cast<float>(rng.uniform() * 2.0 - 1.0);
+    return x;
+}
+
+// Seconds per call of the sgemm row for (m, n, k), for the speedup counters.
+std::map<std::tuple<int, int, int>, double>& sgemm_seconds() {
+    static std::map<std::tuple<int, int, int>, double> s;
+    return s;
+}
+
+void BM_sgemm(benchmark::State& state) {
+    int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)), k = static_cast<int>(state.range(2));
+    ShapeData& d = shape_data(n, k);
+    auto x = activations(m, k);
+    std::vector<float> y(static_cast<size_t>(m) * n);
+    double s = timed_loop(state, [&] {
+        if (m == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, d.w_f32.data(), k, x.data(), 1, 0.0f, y.data(), 1);
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x.data(), k, d.w_f32.data(), k, 0.0f, y.data(), n);
+        benchmark::ClobberMemory();
+    });
+    sgemm_seconds()[{m, n, k}] = s;
+    state.counters["TFLOPS"] = 2.0 * m * n * k / s * 1e-12;
+    state.counters["weight_GB/s"] = 4.0 * n * k / s * 1e-9;
+}
+
+void integer_gemm(benchmark::State& state, int bits) {
+    int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)), k = static_cast<int>(state.range(2));
+    ShapeData& d = shape_data(n, k);
+    const PackedWeights& w = bits == 8 ? d.w8 : d.w4;
+    auto x = activations(m, k);
+    std::vector<uint8_t> q(static_cast<size_t>(m) * k);
+    std::vector<float> scale_a(m), y(static_cast<size_t>(m) * n);
+    std::vector<int32_t> zero_a(m);
+    quantize_rows_u8(x.data(), m, k, k, 8, false, q.data(), k, scale_a.data(), zero_a.data());
+    Dequant dq{scale_a.data(), zero_a.data(), d.scale_w.data(), d.bias.data()};
+    const Limits& lim = machine_limits();
+    double s = timed_loop(state, [&] {
+        gemm_u8_f32(q.data(), m, k, w, dq, y.data(), n);
+        benchmark::ClobberMemory();
+    });
+    double ops = 2.0 * m * n * k / s;
+    state.counters["TOPS"] = ops * 1e-12;
+    if (lim.ops > 0) state.counters["of_peak"] = ops / lim.ops;
+    state.counters["weight_GB/s"] = w.bytes() / s * 1e-9;
+    state.counters["of_bw"] = w.bytes() / s / lim.bytes_per_s;
+    auto it = sgemm_seconds().find({m, n, k});
+    if (it != sgemm_seconds().end()) state.counters["x_sgemm"] = it->second / s;
+    state.SetLabel(path_name(active_path()));
+}
+
+void BM_w8a8(benchmark::State& state) { integer_gemm(state, 8); }
+void BM_w4a8(benchmark::State& state) { integer_gemm(state, 4); }
+
+void BM_act_quant(benchmark::State& state) {
+    int m = static_cast<int>(state.range(0)), k = static_cast<int>(state.range(1));
+    auto x = activations(m, k);
+    std::vector<uint8_t> q(static_cast<size_t>(m) * k);
+    std::vector<float> scale(m);
+    std::vector<int32_t> zero(m);
+    double s = timed_loop(state, [&] {
+        quantize_rows_u8(x.data(), m, k, k, 8, false, q.data(), k, scale.data(), zero.data());
+        benchmark::ClobberMemory();
+    });
+    state.counters["float_GB/s"] = 4.0 * m * k / s * 1e-9;
+}
+
+void register_all() {
+    benchmark::RegisterBenchmark("BM_int8_peak", BM_int8_peak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("BM_mem_read", BM_mem_read)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+    for (int m : {1, 128, 512}) benchmark::RegisterBenchmark("BM_act_quant", BM_act_quant)->Args({m, 4096})->Unit(benchmark::kMicrosecond);
+    struct Row {
+        const char* name;
+        void (*fn)(benchmark::State&);
+    };
+    const Row rows[] = {{"BM_sgemm", BM_sgemm}, {"BM_w8a8", BM_w8a8}, {"BM_w4a8", BM_w4a8}};
+    const int shapes[][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {11008, 4096}};  // N, K
+    for (auto [n, k] : shapes)
+        for (int m : {1, 16, 128, 512})
+            for (const Row& r : rows)
+                benchmark::RegisterBenchmark(r.name, r.fn)->Args({m, n, k})->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+const bool registered = (register_all(), true);
+
+}  // namespace
