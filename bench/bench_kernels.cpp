@@ -6,8 +6,12 @@
 //                     kernel from u8 codes to float outputs (dequantizing epilogue included) and report
 //                     TOPS, the fraction of the measured peak, weight GB/s and its fraction of the measured
 //                     bandwidth, and the speedup over the sgemm row of the same shape and M.
+//                     of_peak_cpu divides ops per CPU second of the process by one core's peak per CPU
+//                     second: the kernel's efficiency with the time other processes took removed.
 // The kernel thread pool and OpenBLAS both use every core; they never run at the same time.
 #include <immintrin.h>
+
+#include <time.h>
 
 #include <chrono>
 #include <cstring>
@@ -69,21 +73,39 @@ const uint8_t* mem_buffer() {
     return buf.get();
 }
 
-// One pass of the int8 loop or of the memory sum on `threads` threads (the kernel pool's).
-double run_threads(int threads, const std::function<void(int, int)>& fn) {
-    set_num_threads(threads);
-    auto t0 = std::chrono::steady_clock::now();
-    parallel_run(fn);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return s;
+// CPU seconds of every thread of the process: on a shared machine the wall time also counts the time
+// other processes held our cores; ops per CPU second measures the kernel alone.
+double process_cpu_seconds() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-double measure_peak_ops(int threads) {
+struct Seconds {
+    double wall, cpu;
+};
+
+// One pass of the int8 loop or of the memory sum on `threads` threads (the kernel pool's).
+Seconds run_threads(int threads, const std::function<void(int, int)>& fn) {
+    set_num_threads(threads);
+    double c0 = process_cpu_seconds();
+    auto t0 = std::chrono::steady_clock::now();
+    parallel_run(fn);
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), process_cpu_seconds() - c0};
+}
+
+// Peak ops per wall second on `threads` threads, and per CPU second (one core's peak).
+struct Peak {
+    double ops, ops_per_cpu_s;
+};
+Peak measure_peak(int threads) {
     const int64_t iters = 4'000'000;
-    double best = 0;
+    Peak best{0, 0};
     for (int rep = 0; rep < 3; ++rep) {
-        double s = run_threads(threads, [&](int, int) { benchmark::DoNotOptimize(dpbusd_loop(iters)); });
-        best = std::max(best, 2.0 * macs_per_iter * iters * threads / s);
+        Seconds s = run_threads(threads, [&](int, int) { benchmark::DoNotOptimize(dpbusd_loop(iters)); });
+        double ops = 2.0 * macs_per_iter * iters * threads;
+        best.ops = std::max(best.ops, ops / s.wall);
+        best.ops_per_cpu_s = std::max(best.ops_per_cpu_s, ops / s.cpu);
     }
     return best;
 }
@@ -92,23 +114,24 @@ double measure_bandwidth(int threads) {
     const uint8_t* p = mem_buffer();
     double best = 0;
     for (int rep = 0; rep < 3; ++rep) {
-        double s = run_threads(threads, [&](int t, int n) {
+        Seconds s = run_threads(threads, [&](int t, int n) {
             size_t chunk = mem_bytes / n;
             benchmark::DoNotOptimize(sum_bytes(p + t * chunk, chunk));
         });
-        best = std::max(best, mem_bytes / s);
+        best = std::max(best, mem_bytes / s.wall);
     }
     return best;
 }
 
 // The limits the GEMM rows are measured against: both cores, best of three, taken once per run.
 struct Limits {
-    double ops, bytes_per_s;
+    Peak peak;
+    double bytes_per_s;
 };
 const Limits& machine_limits() {
     static const Limits l = [] {
         int threads = num_threads();
-        Limits r{path_supported(KernelPath::avx512vnni) ? measure_peak_ops(threads) : 0.0, measure_bandwidth(threads)};
+        Limits r{path_supported(KernelPath::avx512vnni) ? measure_peak(threads) : Peak{0, 0}, measure_bandwidth(threads)};
         set_num_threads(threads);
         return r;
     }();
@@ -117,36 +140,41 @@ const Limits& machine_limits() {
 
 // Seconds per call of body, over the benchmark's iterations.
 template <typename F>
-double timed_loop(benchmark::State& state, F&& body) {
-    double total = 0;
+Seconds timed_loop(benchmark::State& state, F&& body) {
+    Seconds total{0, 0};
     for (auto _ : state) {
+        double c0 = process_cpu_seconds();
         auto t0 = std::chrono::steady_clock::now();
         body();
-        total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        total.wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        total.cpu += process_cpu_seconds() - c0;
     }
-    return total / static_cast<double>(state.iterations());
+    double n = static_cast<double>(state.iterations());
+    return {total.wall / n, total.cpu / n};
 }
 
 void BM_int8_peak(benchmark::State& state) {
     if (!path_supported(KernelPath::avx512vnni)) return state.SkipWithError("no AVX-512 VNNI");
     int threads = static_cast<int>(state.range(0)), restore = num_threads();
     const int64_t iters = 1'000'000;
-    double s = timed_loop(state, [&] { run_threads(threads, [&](int, int) { benchmark::DoNotOptimize(dpbusd_loop(iters)); }); });
+    Seconds s = timed_loop(state, [&] { run_threads(threads, [&](int, int) { benchmark::DoNotOptimize(dpbusd_loop(iters)); }); });
     set_num_threads(restore);
-    state.counters["TOPS"] = 2.0 * macs_per_iter * iters * threads / s * 1e-12;
+    double ops = 2.0 * macs_per_iter * iters * threads;
+    state.counters["TOPS"] = ops / s.wall * 1e-12;
+    state.counters["TOPS_per_core"] = ops / s.cpu * 1e-12;
 }
 
 void BM_mem_read(benchmark::State& state) {
     int threads = static_cast<int>(state.range(0)), restore = num_threads();
     const uint8_t* p = mem_buffer();
-    double s = timed_loop(state, [&] {
+    Seconds s = timed_loop(state, [&] {
         run_threads(threads, [&](int t, int n) {
             size_t chunk = mem_bytes / n;
             benchmark::DoNotOptimize(sum_bytes(p + t * chunk, chunk));
         });
     });
     set_num_threads(restore);
-    state.counters["GB/s"] = mem_bytes / s * 1e-9;
+    state.counters["GB/s"] = mem_bytes / s.wall * 1e-9;
 }
 
 // The weights of the current shape, kept while consecutive benchmarks use it.
@@ -202,7 +230,7 @@ void BM_sgemm(benchmark::State& state) {
         if (m == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, d.w_f32.data(), k, x.data(), 1, 0.0f, y.data(), 1);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x.data(), k, d.w_f32.data(), k, 0.0f, y.data(), n);
         benchmark::ClobberMemory();
-    });
+    }).wall;
     sgemm_seconds()[{m, n, k}] = s;
     state.counters["TFLOPS"] = 2.0 * m * n * k / s * 1e-12;
     state.counters["weight_GB/s"] = 4.0 * n * k / s * 1e-9;
@@ -219,13 +247,16 @@ void integer_gemm(benchmark::State& state, int bits) {
     quantize_rows_u8(x.data(), m, k, k, 8, false, q.data(), k, scale_a.data(), zero_a.data());
     Dequant dq{scale_a.data(), zero_a.data(), d.scale_w.data(), d.bias.data()};
     const Limits& lim = machine_limits();
-    double s = timed_loop(state, [&] {
+    Seconds t = timed_loop(state, [&] {
         gemm_u8_f32(q.data(), m, k, w, dq, y.data(), n);
         benchmark::ClobberMemory();
     });
-    double ops = 2.0 * m * n * k / s;
+    double s = t.wall, ops = 2.0 * m * n * k / s;
     state.counters["TOPS"] = ops * 1e-12;
-    if (lim.ops > 0) state.counters["of_peak"] = ops / lim.ops;
+    if (lim.peak.ops > 0) {
+        state.counters["of_peak"] = ops / lim.peak.ops;
+        state.counters["of_peak_cpu"] = 2.0 * m * n * k / t.cpu / lim.peak.ops_per_cpu_s;
+    }
     state.counters["weight_GB/s"] = w.bytes() / s * 1e-9;
     state.counters["of_bw"] = w.bytes() / s / lim.bytes_per_s;
     auto it = sgemm_seconds().find({m, n, k});
@@ -245,7 +276,7 @@ void BM_act_quant(benchmark::State& state) {
     double s = timed_loop(state, [&] {
         quantize_rows_u8(x.data(), m, k, k, 8, false, q.data(), k, scale.data(), zero.data());
         benchmark::ClobberMemory();
-    });
+    }).wall;
     state.counters["float_GB/s"] = 4.0 * m * k / s * 1e-9;
 }
 
