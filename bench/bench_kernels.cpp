@@ -2,7 +2,7 @@
 //   BM_int8_peak      register-only vpdpbusd loop (the int8 dot-product peak), 1 and 2 threads
 //   BM_mem_read       a 512 MiB buffer summed with 256-bit loads, 1 and 2 threads
 //   BM_act_quant      fused per-token u8 quantization of M × K floats
-//   BM_sgemm / BM_w8a8 / BM_w4a8   y[M x N] = x[M x K]·Wᵀ on Llama shapes; the integer rows time the
+//   BM_sgemm / BM_w8a8 / BM_w4a8 / BM_w4a8_g128 (per-group scales, groups of 128)   y[M x N] = x[M x K]·Wᵀ on Llama shapes; the integer rows time the
 //                     kernel from u8 codes to float outputs (dequantizing epilogue included) and report
 //                     TOPS, the fraction of the measured peak, weight GB/s and its fraction of the measured
 //                     bandwidth, and the speedup over the sgemm row of the same shape and M.
@@ -181,8 +181,8 @@ void BM_mem_read(benchmark::State& state) {
 struct ShapeData {
     int n = 0, k = 0;
     std::vector<float> w_f32;
-    PackedWeights w8, w4;
-    std::vector<float> scale_w, bias;
+    PackedWeights w8, w4, w4g;  // w4g: groups of 128 columns
+    std::vector<float> scale_w, scale_wg, bias;
 };
 
 ShapeData& shape_data(int n, int k) {
@@ -203,7 +203,9 @@ ShapeData& shape_data(int n, int k) {
     }
     d.w8 = pack_weights_s8(c8.data(), n, k);
     d.w4 = pack_weights_s4(c4.data(), n, k);
+    d.w4g = pack_weights_s4(c4.data(), n, k, 128);
     d.scale_w.assign(n, 0.01f);
+    d.scale_wg.assign(static_cast<size_t>(k / 128) * n, 0.01f);
     d.bias.assign(n, 0.0f);
     return d;
 }
@@ -236,19 +238,20 @@ void BM_sgemm(benchmark::State& state) {
     state.counters["weight_GB/s"] = 4.0 * n * k / s * 1e-9;
 }
 
-void integer_gemm(benchmark::State& state, int bits) {
+void integer_gemm(benchmark::State& state, int bits, bool grouped) {
     int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)), k = static_cast<int>(state.range(2));
     ShapeData& d = shape_data(n, k);
-    const PackedWeights& w = bits == 8 ? d.w8 : d.w4;
+    const PackedWeights& w = bits == 8 ? d.w8 : grouped ? d.w4g : d.w4;
     auto x = activations(m, k);
     std::vector<uint8_t> q(static_cast<size_t>(m) * k);
     std::vector<float> scale_a(m), y(static_cast<size_t>(m) * n);
     std::vector<int32_t> zero_a(m);
     quantize_rows_u8(x.data(), m, k, k, 8, false, q.data(), k, scale_a.data(), zero_a.data());
-    Dequant dq{scale_a.data(), zero_a.data(), d.scale_w.data(), d.bias.data()};
+    Dequant dq{scale_a.data(), zero_a.data(), grouped ? d.scale_wg.data() : d.scale_w.data(), d.bias.data()};
     const Limits& lim = machine_limits();
     Seconds t = timed_loop(state, [&] {
-        gemm_u8_f32(q.data(), m, k, w, dq, y.data(), n);
+        if (grouped) gemm_u8_f32_grouped(q.data(), m, k, w, dq, y.data(), n);
+        else gemm_u8_f32(q.data(), m, k, w, dq, y.data(), n);
         benchmark::ClobberMemory();
     });
     double s = t.wall, ops = 2.0 * m * n * k / s;
@@ -264,8 +267,9 @@ void integer_gemm(benchmark::State& state, int bits) {
     state.SetLabel(path_name(active_path()));
 }
 
-void BM_w8a8(benchmark::State& state) { integer_gemm(state, 8); }
-void BM_w4a8(benchmark::State& state) { integer_gemm(state, 4); }
+void BM_w8a8(benchmark::State& state) { integer_gemm(state, 8, false); }
+void BM_w4a8(benchmark::State& state) { integer_gemm(state, 4, false); }
+void BM_w4a8_g128(benchmark::State& state) { integer_gemm(state, 4, true); }
 
 void BM_act_quant(benchmark::State& state) {
     int m = static_cast<int>(state.range(0)), k = static_cast<int>(state.range(1));
@@ -288,7 +292,7 @@ void register_all() {
         const char* name;
         void (*fn)(benchmark::State&);
     };
-    const Row rows[] = {{"BM_sgemm", BM_sgemm}, {"BM_w8a8", BM_w8a8}, {"BM_w4a8", BM_w4a8}};
+    const Row rows[] = {{"BM_sgemm", BM_sgemm}, {"BM_w8a8", BM_w8a8}, {"BM_w4a8", BM_w4a8}, {"BM_w4a8_g128", BM_w4a8_g128}};
     const int shapes[][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {11008, 4096}};  // N, K
     for (auto [n, k] : shapes)
         for (int m : {1, 16, 128, 512})

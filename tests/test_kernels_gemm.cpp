@@ -87,6 +87,42 @@ TEST(KernelsGemm, DequantizedOutputCorrectsZeroPointsWithRowSums) {
     }
 }
 
+TEST(KernelsGemm, GroupedScalesMatchReferenceOnEveryPath) {
+    struct Case {
+        int m, k, n, group;
+    };
+    const Case cases[] = {{1, 256, 19, 128}, {3, 128, 67, 32}, {13, 384, 131, 128}, {5, 1024, 300, 128}, {17, 4096, 64, 128}, {7, 40, 16, 8}};
+    for (int bits : {8, 4}) {
+        int lim = bits == 8 ? 127 : 7;
+        for (const Case& c : cases) {
+            auto w = test::random_codes<int8_t>(static_cast<size_t>(c.n) * c.k, -lim - 1, lim, 29 + c.n);
+            auto a = test::random_codes<uint8_t>(static_cast<size_t>(c.m) * c.k, 0, 255, 31 + c.m);
+            auto za = test::random_codes<int32_t>(c.m, 0, 255, 37);
+            auto sa = test::random_floats(c.m, 1e-3f, 2e-2f, 41);
+            auto sw = test::random_floats(static_cast<size_t>(c.k / c.group) * c.n, 1e-3f, 2e-2f, 43);
+            auto bias = test::random_floats(c.n, -1.0f, 1.0f, 47);
+            Dequant dq{sa.data(), za.data(), sw.data(), bias.data()};
+            std::vector<float> want(static_cast<size_t>(c.m) * c.n);
+            gemm_ref_f32_grouped(a.data(), c.m, c.k, w.data(), c.n, c.k, c.group, dq, want.data(), c.n);
+            PackedWeights pw = bits == 8 ? pack_weights_s8(w.data(), c.n, c.k, c.group) : pack_weights_s4(w.data(), c.n, c.k, c.group);
+            for (KernelPath p : supported_paths()) {
+                test::PathScope scope(p);
+                std::vector<float> got(static_cast<size_t>(c.m) * c.n, -1.0f);
+                gemm_u8_f32_grouped(a.data(), c.m, c.k, pw, dq, got.data(), c.n);
+                ASSERT_EQ(got, want) << path_name(p) << " W" << bits << " m=" << c.m << " k=" << c.k << " n=" << c.n;
+            }
+        }
+    }
+    std::vector<int8_t> w(16 * 64, 1);
+    EXPECT_THROW(pack_weights_s4(w.data(), 16, 64, 12), Error);   // not a multiple of 8
+    EXPECT_THROW(pack_weights_s4(w.data(), 16, 64, 48), Error);   // does not divide k
+    PackedWeights plain = pack_weights_s4(w.data(), 16, 64);
+    std::vector<uint8_t> a(64);
+    std::vector<float> y(16), s(64, 1.0f);
+    int32_t z = 0;
+    EXPECT_THROW(gemm_u8_f32_grouped(a.data(), 1, 64, plain, Dequant{s.data(), &z, s.data(), nullptr}, y.data(), 16), Error);
+}
+
 TEST(KernelsGemm, SignedActivationsAreShiftedBy128) {
     const int m = 4, k = 77, n = 33;
     auto w = test::random_codes<int8_t>(static_cast<size_t>(n) * k, -128, 127, 1);

@@ -40,7 +40,8 @@ void run(GemmTask t) {
         t.a = padded.data();
         t.lda = w.k_pad;
     }
-    panels_fn fn = select(active_path());
+    KernelPath path = active_path();
+    panels_fn fn = select(t.grouped && path != KernelPath::avx512vnni ? KernelPath::scalar : path);
     int panels = w.panels();
     if (panels < 2 || static_cast<double>(t.m) * w.n * w.k < parallel_macs) return fn(t, 0, panels);
     parallel_run([&](int tid, int nt) {
@@ -63,6 +64,16 @@ void gemm_panels_scalar(const GemmTask& t, int p0, int p1) {
                 const uint8_t* ai = t.a + static_cast<size_t>(i) * t.lda;
                 for (int j = 0; j < count; ++j) {
                     const int8_t* wj = &rows[static_cast<size_t>(j) * w.k_pad];
+                    if (t.grouped) {
+                        float f = 0.0f;
+                        for (int g = 0; g < w.k / w.group; ++g) {
+                            int32_t acc = 0;
+                            for (int kk = g * w.group; kk < (g + 1) * w.group; ++kk) acc += static_cast<int32_t>(ai[kk]) * wj[kk];
+                            f = group_step(t.dq, w, i, n0 + j, g, acc, f);
+                        }
+                        t.y[static_cast<size_t>(i) * t.ldc + n0 + j] = std::fma(t.dq.scale_a[i], f, t.dq.bias ? t.dq.bias[n0 + j] : 0.0f);
+                        continue;
+                    }
                     int32_t acc = 0;
                     for (int kk = 0; kk < w.k; ++kk) acc += static_cast<int32_t>(ai[kk]) * wj[kk];
                     if (t.c) t.c[static_cast<size_t>(i) * t.ldc + n0 + j] = acc;
@@ -74,11 +85,16 @@ void gemm_panels_scalar(const GemmTask& t, int p0, int p1) {
 }
 
 void gemm_u8_s32(const uint8_t* a, int m, int lda, const PackedWeights& w, int32_t* c, int ldc) {
-    run(GemmTask{a, m, lda, &w, c, nullptr, ldc, {}});
+    run(GemmTask{a, m, lda, &w, c, nullptr, ldc, {}, false});
 }
 
 void gemm_u8_f32(const uint8_t* a, int m, int lda, const PackedWeights& w, const Dequant& dq, float* y, int ldy) {
-    run(GemmTask{a, m, lda, &w, nullptr, y, ldy, dq});
+    run(GemmTask{a, m, lda, &w, nullptr, y, ldy, dq, false});
+}
+
+void gemm_u8_f32_grouped(const uint8_t* a, int m, int lda, const PackedWeights& w, const Dequant& dq, float* y, int ldy) {
+    if (w.group <= 0) fail("kernels", "gemm_u8_f32_grouped needs weights packed with a group size");
+    run(GemmTask{a, m, lda, &w, nullptr, y, ldy, dq, true});
 }
 
 void gemm_s8_f32(const int8_t* a, int m, int lda, const PackedWeights& w, const Dequant& dq, float* y, int ldy) {
@@ -109,6 +125,21 @@ void gemm_ref_f32(const uint8_t* a, int m, int lda, const int8_t* w, int n, int 
                 acc += (a[static_cast<size_t>(i) * lda + kk] - dq.zero_a[i]) * w[static_cast<size_t>(j) * k + kk];
             y[static_cast<size_t>(i) * ldy + j] =
                 std::fma(dq.scale_a[i] * dq.scale_w[j], static_cast<float>(acc), dq.bias ? dq.bias[j] : 0.0f);
+        }
+}
+
+void gemm_ref_f32_grouped(const uint8_t* a, int m, int lda, const int8_t* w, int n, int k, int group, const Dequant& dq,
+                          float* y, int ldy) {
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            float f = 0.0f;
+            for (int g = 0; g < k / group; ++g) {
+                int32_t acc = 0;
+                for (int kk = g * group; kk < (g + 1) * group; ++kk)
+                    acc += (a[static_cast<size_t>(i) * lda + kk] - dq.zero_a[i]) * w[static_cast<size_t>(j) * k + kk];
+                f = std::fma(dq.scale_w[static_cast<size_t>(g) * n + j], static_cast<float>(acc), f);
+            }
+            y[static_cast<size_t>(i) * ldy + j] = std::fma(dq.scale_a[i], f, dq.bias ? dq.bias[j] : 0.0f);
         }
 }
 

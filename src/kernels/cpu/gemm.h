@@ -28,6 +28,12 @@ struct Dequant {
 // y[i, j] = fma(scale_a[i]·scale_w[j], float(acc − zero_a[i]·rowsum_w[j]), bias[j] or 0).
 void gemm_u8_f32(const uint8_t* a, int m, int lda, const PackedWeights& w, const Dequant& dq, float* y, int ldy);
 
+// Per-group weight scales (e.g. W4 with groups of 128): w packed with group > 0, dq.scale_w is
+// [k / group x n] (group-major). Per output, over the groups g in order, from f = 0:
+//   f = fma(scale_w[g, j], float(acc_g − zero_a[i]·groupsum_w[g, j]), f);  y = fma(scale_a[i], f, bias[j]).
+// Runs on the AVX-512 path, and on the scalar path for every other one.
+void gemm_u8_f32_grouped(const uint8_t* a, int m, int lda, const PackedWeights& w, const Dequant& dq, float* y, int ldy);
+
 // Symmetric s8 activations: shifted to u8 (+128) into a scratch copy, then gemm_u8_f32 with
 // zero_a = 128 for every row; dq.zero_a is ignored.
 void gemm_s8_f32(const int8_t* a, int m, int lda, const PackedWeights& w, const Dequant& dq, float* y, int ldy);
@@ -36,5 +42,7 @@ void gemm_s8_f32(const int8_t* a, int m, int lda, const PackedWeights& w, const 
 // formulas as above, written as the obvious loops.
 void gemm_ref_s32(const uint8_t* a, int m, int lda, const int8_t* w, int n, int k, int32_t* c, int ldc);
 void gemm_ref_f32(const uint8_t* a, int m, int lda, const int8_t* w, int n, int k, const Dequant& dq, float* y, int ldy);
+void gemm_ref_f32_grouped(const uint8_t* a, int m, int lda, const int8_t* w, int n, int k, int group, const Dequant& dq,
+                          float* y, int ldy);
 
 }  // namespace tameq::kern

@@ -208,12 +208,80 @@ void run_panel(const GemmTask& t, int p) {
     }
 }
 
+// Per-group scales: one group of one row tile, reading the group's weights at wg in the s8 layout
+// (packed s4 when W4). shift: the weights are 16·w (s4, in registers or unpacked), so the group's
+// sum is shifted right by 4. The float partial sums f wait in `partial` between groups.
+template <int MR, int NB, bool W4>
+void group_tile(const GemmTask& t, int i0, int p, int g, const uint8_t* wg, bool shift, float* partial) {
+    const PackedWeights& w = *t.w;
+    __m512i acc[MR][NB];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_si512();
+    accumulate<MR, NB, W4>(t.a + static_cast<size_t>(i0) * t.lda + static_cast<size_t>(g) * w.group, t.lda, wg,
+                           w.group / (W4 ? 8 : 4), acc);
+    bool first = g == 0, last = g == w.k / w.group - 1;
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) {
+        int c0 = p * panel_n + j * block_n;
+        int left = w.n - c0;
+        __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+        size_t at = static_cast<size_t>(g) * w.n + c0;
+        __m512i gs = _mm512_maskz_loadu_epi32(mask, w.group_sums.data() + at);
+        __m512 sw = _mm512_maskz_loadu_ps(mask, t.dq.scale_w + at);
+        __m512 bias = t.dq.bias ? _mm512_maskz_loadu_ps(mask, t.dq.bias + c0) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i) {
+            __m512i v = shift ? _mm512_srai_epi32(acc[i][j], 4) : acc[i][j];
+            v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(t.dq.zero_a[i0 + i]), gs));
+            float* part = partial + (static_cast<size_t>(i0 + i) * NB + j) * 16;
+            __m512 f = _mm512_fmadd_ps(sw, _mm512_cvtepi32_ps(v), first ? _mm512_setzero_ps() : _mm512_loadu_ps(part));
+            if (!last) {
+                _mm512_storeu_ps(part, f);
+                continue;
+            }
+            __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(t.dq.scale_a[i0 + i]), f, bias);
+            _mm512_mask_storeu_ps(t.y + static_cast<size_t>(i0 + i) * t.ldc + c0, mask, y);
+        }
+    }
+}
+
+// Groups outermost, so each group's weights (group × 64 channels) stay in L1 while the row tiles pass
+// over them; with several row tiles, s4 groups are unpacked once into an L1 buffer as in run_panel.
+template <bool W4>
+void run_panel_grouped(const GemmTask& t, int p) {
+    const PackedWeights& w = *t.w;
+    int nb = w.blocks_in_panel(p);
+    int steps = w.group / (W4 ? 8 : 4);
+    bool unpack = W4 && t.m > max_rows;
+    thread_local std::vector<float> partial;
+    thread_local std::vector<Line> unpacked;
+    partial.resize(static_cast<size_t>(t.m) * nb * 16);
+    if (unpack) unpacked.resize(static_cast<size_t>(w.group) / 4 * nb);
+    with_blocks(nb, [&](auto NB) {
+        for (int g = 0; g < w.k / w.group; ++g) {
+            const uint8_t* wg = w.panel(p) + static_cast<size_t>(g) * steps * nb * 64;
+            if (unpack) {
+                unpack_s4_block(w.panel(p), nb, g * steps, steps, unpacked.data()->bytes);
+                wg = unpacked.data()->bytes;
+            }
+            for (int i0 = 0; i0 < t.m; i0 += max_rows)
+                with_rows(std::min(max_rows, t.m - i0), [&](auto MR) {
+                    if (W4 && !unpack) group_tile<MR(), NB(), true>(t, i0, p, g, wg, true, partial.data());
+                    else group_tile<MR(), NB(), false>(t, i0, p, g, wg, W4, partial.data());
+                });
+        }
+    });
+}
+
 }  // namespace
 
 void gemm_panels_avx512vnni(const GemmTask& t, int p0, int p1) {
     for (int p = p0; p < p1; ++p) {
-        if (t.w->bits == 4) run_panel<true>(t, p);
-        else run_panel<false>(t, p);
+        bool w4 = t.w->bits == 4;
+        if (t.grouped) w4 ? run_panel_grouped<true>(t, p) : run_panel_grouped<false>(t, p);
+        else w4 ? run_panel<true>(t, p) : run_panel<false>(t, p);
     }
 }
 

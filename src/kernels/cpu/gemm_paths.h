@@ -16,12 +16,19 @@ struct GemmTask {
     float* y;    // dequantized output
     int ldc;     // row stride of c or y
     Dequant dq;
+    bool grouped;  // per-group weight scales (y only; scalar and AVX-512 paths)
 };
 
 void gemm_panels_scalar(const GemmTask& t, int p0, int p1);
 void gemm_panels_avx2(const GemmTask& t, int p0, int p1);
 void gemm_panels_avxvnni(const GemmTask& t, int p0, int p1);
 void gemm_panels_avx512vnni(const GemmTask& t, int p0, int p1);
+
+// The grouped epilogue's step for group g of output (i, j): f = fma(scale_w[g, j], float(acc − za·gsum), f).
+inline float group_step(const Dequant& dq, const PackedWeights& w, int i, int j, int g, int32_t acc, float f) {
+    size_t at = static_cast<size_t>(g) * w.n + j;
+    return std::fma(dq.scale_w[at], static_cast<float>(acc - dq.zero_a[i] * w.group_sums[at]), f);
+}
 
 // The epilogue of one output; the SIMD epilogues do the same three roundings (int→float, product of
 // scales, one fma) so every path gives the same bits.

@@ -15,7 +15,9 @@ void check_shape(const int8_t* w, int n, int k, int lo, int hi, const char* what
         if (w[i] < lo || w[i] > hi) fail("kernels", "{} weight code {} out of range [{}, {}]", what, w[i], lo, hi);
 }
 
-PackedWeights make(int n, int k, int bits) {
+PackedWeights make(int n, int k, int bits, int group) {
+    if (group < 0 || (group > 0 && (group % 8 != 0 || k % group != 0)))
+        fail("kernels", "weight group size {} must be a positive multiple of 8 dividing k = {}", group, k);
     PackedWeights p;
     p.n = n;
     p.k = k;
@@ -24,6 +26,8 @@ PackedWeights make(int n, int k, int bits) {
     p.k_pad = (k + step - 1) / step * step;
     p.allocate(static_cast<size_t>(p.panels()) * panel_n * p.k_pad * bits / 8);
     p.row_sums.assign(n, 0);
+    p.group = group;
+    if (group > 0) p.group_sums.assign(static_cast<size_t>(n) * (k / group), 0);
     return p;
 }
 
@@ -51,9 +55,9 @@ int PackedWeights::blocks_in_panel(int p) const {
     return left >= panel_n ? panel_blocks : (left + block_n - 1) / block_n;
 }
 
-PackedWeights pack_weights_s8(const int8_t* w, int n, int k) {
+PackedWeights pack_weights_s8(const int8_t* w, int n, int k, int group) {
     check_shape(w, n, k, -128, 127, "s8");
-    PackedWeights p = make(n, k, 8);
+    PackedWeights p = make(n, k, 8, group);
     for (int c = 0; c < n; ++c) {
         int pn = c / panel_n;
         uint8_t* base = p.mutable_data() + (p.panel(pn) - p.panel(0));
@@ -62,15 +66,16 @@ PackedWeights pack_weights_s8(const int8_t* w, int n, int k) {
             int8_t v = w[static_cast<size_t>(c) * k + kk];
             base[offset_in_panel(p.blocks_in_panel(pn), c, kk, 8)] = static_cast<uint8_t>(v);
             sum += v;
+            if (group > 0) p.group_sums[static_cast<size_t>(kk / group) * n + c] += v;
         }
         p.row_sums[c] = sum;
     }
     return p;
 }
 
-PackedWeights pack_weights_s4(const int8_t* w, int n, int k) {
+PackedWeights pack_weights_s4(const int8_t* w, int n, int k, int group) {
     check_shape(w, n, k, -8, 7, "s4");
-    PackedWeights p = make(n, k, 4);
+    PackedWeights p = make(n, k, 4, group);
     for (int c = 0; c < n; ++c) {
         int pn = c / panel_n;
         uint8_t* base = p.mutable_data() + (p.panel(pn) - p.panel(0));
@@ -80,6 +85,7 @@ PackedWeights pack_weights_s4(const int8_t* w, int n, int k) {
             int shift = kk % 8 < 4 ? 0 : 4;
             base[offset_in_panel(p.blocks_in_panel(pn), c, kk, 4)] |= static_cast<uint8_t>((v & 0xf) << shift);
             sum += v;
+            if (group > 0) p.group_sums[static_cast<size_t>(kk / group) * n + c] += v;
         }
         p.row_sums[c] = sum;
     }

@@ -27,6 +27,8 @@ struct PackedWeights {
     int bits = 8;       // 8 or 4
     int k_pad = 0;      // k rounded up to 4 (s8) or 8 (s4); activations must be readable up to k_pad
     std::vector<int32_t> row_sums;  // n entries: Σ_k w[n, k], for the zero-point correction
+    int group = 0;                  // > 0: K columns per weight-scale group (gemm_u8_f32_grouped)
+    std::vector<int32_t> group_sums;  // [k / group x n] (group-major, like the scales): Σ over each group
 
     int panels() const { return (n + panel_n - 1) / panel_n; }
     int blocks_in_panel(int p) const;
@@ -46,9 +48,10 @@ private:
 };
 
 // w: row-major [n x k] codes, s8 in [-128, 127] or s4 in [-8, 7] (one per byte). Throws on codes
-// outside the range and on shapes that are empty or have k > max_k.
-PackedWeights pack_weights_s8(const int8_t* w, int n, int k);
-PackedWeights pack_weights_s4(const int8_t* w, int n, int k);
+// outside the range and on shapes that are empty or have k > max_k. group > 0 prepares per-group
+// scales: it must be a multiple of 8 that divides k.
+PackedWeights pack_weights_s8(const int8_t* w, int n, int k, int group = 0);
+PackedWeights pack_weights_s4(const int8_t* w, int n, int k, int group = 0);
 
 // Codes of channels [n0, n0 + count) as row-major [count x k_pad] (the padding is zero).
 void unpack_rows(const PackedWeights& w, int n0, int count, int8_t* out);
