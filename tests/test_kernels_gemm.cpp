@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/pack.h"
+#include "kernels/cpu/thread_pool.h"
 #include "test_kernels_util.h"
 
 using namespace tameq;
@@ -180,4 +181,27 @@ TEST(KernelsDispatch, PathsAreNamedAndForcible) {
         test::PathScope scope(KernelPath::scalar);
         EXPECT_EQ(active_path(), KernelPath::scalar);
     }
+}
+
+TEST(KernelsThreads, EveryThreadRunsOnceAndResultsDoNotDependOnTheCount) {
+    int before = num_threads();
+    const int m = 9, k = 512, n = 520;  // 9 panels, enough work to use the pool
+    auto w = test::random_codes<int8_t>(static_cast<size_t>(n) * k, -128, 127, 53);
+    auto a = test::random_codes<uint8_t>(static_cast<size_t>(m) * k, 0, 255, 59);
+    PackedWeights pw = pack_weights_s8(w.data(), n, k);
+    std::vector<int32_t> want(static_cast<size_t>(m) * n);
+    gemm_ref_s32(a.data(), m, k, w.data(), n, k, want.data(), n);
+    for (int threads : {1, 3}) {
+        set_num_threads(threads);
+        std::vector<int> seen(threads, 0);
+        parallel_run([&](int t, int count) {
+            EXPECT_EQ(count, threads);
+            ++seen[t];
+        });
+        EXPECT_EQ(seen, std::vector<int>(threads, 1));
+        std::vector<int32_t> got(static_cast<size_t>(m) * n);
+        gemm_u8_s32(a.data(), m, k, pw, got.data(), n);
+        EXPECT_EQ(got, want) << threads << " threads";
+    }
+    set_num_threads(before);
 }

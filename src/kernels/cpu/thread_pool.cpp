@@ -82,9 +82,10 @@ int default_threads() {
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// Shared so that a call running while set_num_threads replaces the pool keeps its own alive.
 std::mutex pool_mu;
-std::unique_ptr<Pool>& pool() {
-    static std::unique_ptr<Pool> p = std::make_unique<Pool>(default_threads());
+std::shared_ptr<Pool>& pool() {
+    static std::shared_ptr<Pool> p = std::make_shared<Pool>(default_threads());
     return p;
 }
 
@@ -98,14 +99,14 @@ int num_threads() {
 void set_num_threads(int n) {
     if (n < 1) fail("kernels", "thread count must be positive, got {}", n);
     std::lock_guard<std::mutex> lock(pool_mu);
-    pool() = std::make_unique<Pool>(n);
+    pool() = std::make_shared<Pool>(n);
 }
 
 void parallel_run(const std::function<void(int, int)>& fn) {
-    Pool* p;
+    std::shared_ptr<Pool> p;
     {
         std::lock_guard<std::mutex> lock(pool_mu);
-        p = pool().get();
+        p = pool();
     }
     p->run(fn);
 }
