@@ -1,6 +1,7 @@
 // The AVX-512 VNNI path: vpdpbusd on zmm, 16 output channels per register. A tile is MR rows × NB
-// blocks of accumulators (up to 6 × 4 = 24 zmm) over the whole K of one panel; each step loads NB
-// weight vectors once and broadcasts 4 activation bytes per row, so weights are read once per MR rows.
+// blocks of accumulators (up to 6 × 4 = 24 zmm); each K step loads NB weight vectors once and
+// broadcasts 4 activation bytes per row. Up to 6 rows run one tile over the panel's whole K (GEMV);
+// more rows run K blocks outermost (run_panel), per-group scales run groups outermost (run_panel_grouped).
 #include <immintrin.h>
 
 #include <algorithm>
