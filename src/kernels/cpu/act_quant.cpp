@@ -30,7 +30,10 @@ void quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symm
     QuantSpec spec{bits, symmetric, Granularity::PerRow};
     spec.validate();
     if (m < 0 || k <= 0 || ldx < k || ldq < k) fail("kernels", "quantize_rows_u8: bad shape [{} x {}]", m, k);
-    auto row = active_path() == KernelPath::avx512vnni ? quantize_row_avx512 : quantize_row_scalar;
+    KernelPath path = active_path();
+    auto row = path == KernelPath::avx512vnni ? quantize_row_avx512
+               : path == KernelPath::scalar   ? quantize_row_scalar
+                                              : quantize_row_avx2;
     for (int i = 0; i < m; ++i)
         row(x + static_cast<size_t>(i) * ldx, k, spec, q + static_cast<size_t>(i) * ldq, scale + i, zero + i);
 }

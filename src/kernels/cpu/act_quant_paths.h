@@ -10,6 +10,7 @@ namespace tameq::kern {
 QParams row_grid(float lo, float hi, const QuantSpec& spec);
 
 void quantize_row_scalar(const float* x, int k, const QuantSpec& spec, uint8_t* q, float* scale, int32_t* zero);
+void quantize_row_avx2(const float* x, int k, const QuantSpec& spec, uint8_t* q, float* scale, int32_t* zero);
 void quantize_row_avx512(const float* x, int k, const QuantSpec& spec, uint8_t* q, float* scale, int32_t* zero);
 
 }  // namespace tameq::kern
