@@ -6,9 +6,9 @@
 #include <algorithm>
 
 #include "kernels/cpu/act_quant_paths.h"
+#include "kernels/cpu/target.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx2")
+TAMEQ_TARGET_BEGIN("avx2")
 
 namespace tameq::kern {
 
@@ -47,4 +47,4 @@ void quantize_row_avx2(const float* x, int k, const QuantSpec& spec, uint8_t* q,
 
 }  // namespace tameq::kern
 
-#pragma GCC pop_options
+TAMEQ_TARGET_END

@@ -3,13 +3,9 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/act_quant_paths.h"
+#include "kernels/cpu/target.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl")
-// GCC 12's _mm512_undefined_*() trips -Wuninitialized when inlined (see gemm_avx512.cpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+TAMEQ_TARGET_BEGIN("avx512f,avx512bw,avx512vl")
 
 namespace tameq::kern {
 
@@ -39,5 +35,4 @@ void quantize_row_avx512(const float* x, int k, const QuantSpec& spec, uint8_t* 
 
 }  // namespace tameq::kern
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+TAMEQ_TARGET_END

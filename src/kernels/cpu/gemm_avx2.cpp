@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "kernels/cpu/gemm_paths.h"
+#include "kernels/cpu/target.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+TAMEQ_TARGET_BEGIN("avx2,fma")
 
 namespace tameq::kern::avx2_detail {
 
@@ -31,4 +31,4 @@ inline __m256i ymm_dot(__m256i acc, Halves a, __m256i w) {
 #define YMM_ENTRY gemm_panels_avx2
 #include "kernels/cpu/gemm_ymm.inc"
 
-#pragma GCC pop_options
+TAMEQ_TARGET_END

@@ -10,14 +10,9 @@
 #include <vector>
 
 #include "kernels/cpu/gemm_paths.h"
+#include "kernels/cpu/target.h"
 
-#pragma GCC push_options
-// GCC 12's avx512fintrin.h builds _mm512_undefined_*() from a self-initialised variable, which
-// -Wuninitialized reports at every inlined use of srai/cvtepi32.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,fma")
+TAMEQ_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512vnni,fma")
 
 namespace tameq::kern {
 
@@ -288,5 +283,4 @@ void gemm_panels_avx512vnni(const GemmTask& t, int p0, int p1) {
 
 }  // namespace tameq::kern
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+TAMEQ_TARGET_END

@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include "kernels/cpu/gemm_paths.h"
+#include "kernels/cpu/target.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avxvnni")
+TAMEQ_TARGET_BEGIN("avx2,fma,avxvnni")
 
 namespace tameq::kern::avxvnni_detail {
 
@@ -19,4 +19,4 @@ inline __m256i ymm_dot(__m256i acc, __m256i a, __m256i w) { return _mm256_dpbusd
 #define YMM_ENTRY gemm_panels_avxvnni
 #include "kernels/cpu/gemm_ymm.inc"
 
-#pragma GCC pop_options
+TAMEQ_TARGET_END
