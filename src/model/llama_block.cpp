@@ -19,9 +19,10 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
     const size_t nh = size_t(n) * c.hidden;
 
     ctx.observe(Tap::AttnResidual, x, c.hidden);
-    // Table-1 diagnostic: the block's massive tokens (judged on the residual entering it) stay in FP.
+    // Table-1 diagnostic: the block's massive tokens stay in FP, judged by the residual's norm so that the
+    // same tokens are found before and after a rotation.
     std::vector<uint8_t> massive;
-    if (ctx.keep_massive_fp) massive = mark_massive_by_magnitude(x, n, c.hidden);
+    if (ctx.keep_massive_fp) massive = mark_massive_by_norm(x, n, c.hidden);
     FpRowScope fp_rows(ctx.keep_massive_fp ? &massive : nullptr);
     rms_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
     ctx.observe(Tap::AttnIn, s.xn.data(), c.hidden);

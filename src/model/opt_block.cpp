@@ -20,9 +20,10 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     const bool pre = c.pre_layer_norm;
 
     ctx.observe(Tap::AttnResidual, x, c.hidden);
-    // Table-1 diagnostic: the block's massive tokens (judged on the residual entering it) stay in FP.
+    // Table-1 diagnostic: the block's massive tokens stay in FP, judged by the residual's norm so that the
+    // same tokens are found before and after a rotation.
     std::vector<uint8_t> massive;
-    if (ctx.keep_massive_fp) massive = mark_massive_by_magnitude(x, n, c.hidden);
+    if (ctx.keep_massive_fp) massive = mark_massive_by_norm(x, n, c.hidden);
     FpRowScope fp_rows(ctx.keep_massive_fp ? &massive : nullptr);
     const float* attn_in = x;
     if (pre) {

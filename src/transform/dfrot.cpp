@@ -152,4 +152,19 @@ std::vector<float> massive_row_weights(const std::vector<uint8_t>& massive, floa
     return w;
 }
 
+std::vector<uint8_t> mark_massive_by_norm(const float* residual, int rows, int C, float ratio) {
+    std::vector<double> norms(static_cast<size_t>(rows));
+    for (int i = 0; i < rows; ++i) {
+        double s = 0;
+        for (int j = 0; j < C; ++j) s += double(residual[size_t(i) * C + j]) * residual[size_t(i) * C + j];
+        norms[size_t(i)] = std::sqrt(s);
+    }
+    std::vector<double> sorted = norms;
+    std::nth_element(sorted.begin(), sorted.begin() + rows / 2, sorted.end());
+    const double median = rows ? sorted[size_t(rows / 2)] : 0.0;
+    std::vector<uint8_t> out(static_cast<size_t>(rows), 0);
+    for (int i = 0; i < rows; ++i) out[size_t(i)] = norms[size_t(i)] > ratio * median ? 1 : 0;
+    return out;
+}
+
 }  // namespace tameq
