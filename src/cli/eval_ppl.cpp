@@ -19,7 +19,7 @@ namespace tameq::cli {
 namespace {
 
 struct PplArgs {
-    std::string model, data, ref, tokenizer, recipe, calib, save_logits, kl_base;
+    std::string model, data, ref, tokenizer, recipe, calib, save_logits, kl_base, engine = "int";
     int ctx = 1024;
     int windows = 64;
     bool no_bos = false;
@@ -78,6 +78,7 @@ void run_ppl(const PplArgs& a) {
     } else {
         model = load_model(a.model);
     }
+    const std::string engine_desc = select_engine(model, a.engine);
     if (a.ctx > model.cfg.max_positions) fail("eval ppl", "--ctx {} exceeds the model's context of {}", a.ctx, model.cfg.max_positions);
     if (!a.kl_base.empty() && !a.ref.empty()) fail("eval ppl", "--ref and --kl-base both name a reference; pick one");
     if (!a.kl_base.empty()) ref_name.clear();
@@ -114,6 +115,7 @@ void run_ppl(const PplArgs& a) {
                             {"tokens_scored", r.tokens_scored}, {"nll_mean", r.nll_mean}, {"ppl", r.ppl},
                             {"window_nll", r.window_nll}};
         if (!a.recipe.empty()) j["recipe"] = a.recipe;
+        if (!engine_desc.empty()) j["engine"] = engine_desc;
         if (r.has_ref) {
             j["ref"] = ref_name;
             j["ref_ppl"] = r.ref_ppl;
@@ -125,6 +127,7 @@ void run_ppl(const PplArgs& a) {
     }
     fmt::print("model     {} ({}, {:.1f}M parameters)\n", a.model, model.cfg.architecture, double(model.n_params()) / 1e6);
     if (!a.recipe.empty()) fmt::print("recipe    {}\n", a.recipe);
+    if (!engine_desc.empty()) fmt::print("engine    {}\n", engine_desc);
     fmt::print("dataset   {} ({} tokens)\n", a.data, text_tokens);
     fmt::print("layout    {}\n", layout);
     fmt::print("bos       {}\n", bos_desc);
@@ -155,6 +158,8 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_flag("--no-bos", args->no_bos, "windows of ctx text tokens without BOS (the first is context only)");
     cmd->add_flag("--lines", args->lines, "each non-empty line is one sequence (BOS + line), cache reset per line");
     cmd->add_flag("--json", args->json, "print the result as JSON");
+    cmd->add_option("--engine", args->engine, "quantized models: int (integer kernels where they apply) or sim (simulated)")
+        ->check(CLI::IsMember({"int", "sim"}))->capture_default_str();
     cmd->callback([args] { run_ppl(*args); });
 });
 

@@ -5,6 +5,10 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "kernels/cpu/dispatch.h"
+#include "quant/int_linear.h"
+
+#include <fmt/format.h>
 
 namespace tameq::cli {
 namespace fs = std::filesystem;
@@ -19,6 +23,19 @@ std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, con
         if (name.starts_with("tok") && name.ends_with(".bin")) return load_tokenizer(entry.path().string());
     }
     fail(model_path, "no tokenizer found beside the model (expected tok*.bin); pass --tokenizer");
+}
+
+std::string select_engine(Model& m, const std::string& engine) {
+    int simulated = 0;
+    for (const Layer& l : m.layers)
+        for (const auto* p : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.fc1, &l.fc2})
+            if (*p && dynamic_cast<const FakeQuantLinear*>(p->get())) ++simulated;
+    if (simulated == 0) return "";
+    if (engine == "sim") return fmt::format("simulated quantization ({} linears)", simulated);
+    const IntegerReport r = use_integer_kernels(m);
+    std::string s = fmt::format("integer kernels ({}) for {} linears", kern::path_name(kern::active_path()), r.integer);
+    if (r.simulated) s += fmt::format(", simulated for {} ({})", r.simulated, r.first_reason);
+    return s;
 }
 
 std::string read_text_file(const std::string& path) {

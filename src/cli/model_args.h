@@ -12,6 +12,10 @@ namespace tameq::cli {
 // tok*.bin in the same directory. `override_path` (non-empty) wins.
 std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, const std::string& override_path);
 
+// For quantized models: "int" swaps in the integer kernels where a layer's recipe has one, "sim" keeps the
+// simulation. Returns a one-line description ("" for an FP model).
+std::string select_engine(Model& m, const std::string& engine);
+
 // Reads a whole text file; errors name it (missing, unreadable, empty).
 std::string read_text_file(const std::string& path);
 

@@ -16,7 +16,7 @@ namespace tameq::cli {
 namespace {
 
 struct RunArgs {
-    std::string model, tokenizer, prompt;
+    std::string model, tokenizer, prompt, engine = "int";
     int n_predict = 64;
     float temperature = 0.8f;
     float top_p = 0.95f;
@@ -29,6 +29,8 @@ using Clock = std::chrono::steady_clock;
 void run_generate(const RunArgs& a) {
     if (a.n_predict < 0) fail("run", "-n must be >= 0");
     Model model = load_model(a.model);
+    const std::string engine_desc = select_engine(model, a.engine);
+    if (!engine_desc.empty()) std::fprintf(stderr, "engine: %s\n", engine_desc.c_str());
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     const ModelConfig& c = model.cfg;
     const std::vector<int> prompt_ids = tok->encode(a.prompt, "--prompt");
@@ -81,6 +83,8 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_option("--seed", args->seed, "random seed (default: random, printed at the end)");
     cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
     cmd->add_flag("--no-bos", args->no_bos, "do not prepend the BOS token");
+    cmd->add_option("--engine", args->engine, "quantized models: int (integer kernels where they apply) or sim (simulated)")
+        ->check(CLI::IsMember({"int", "sim"}))->capture_default_str();
     cmd->callback([args] { run_generate(*args); });
 });
 

@@ -1,0 +1,45 @@
+#pragma once
+// The integer engine's Linear: packed s8/s4 weights, activations quantized per token to u8 codes (or
+// OutlierTune's static codes), int32 accumulation on the dispatched kernel path, dequantizing epilogue
+// with bias. Built from a simulated FakeQuantLinear and computing the same function: the codes are the
+// quantizer module's codes, only the float summation order differs.
+#include <memory>
+#include <string>
+
+#include "kernels/cpu/pack.h"
+#include "model/model.h"
+#include "quant/quantized_linear.h"
+
+namespace tameq {
+
+class IntLinear : public Linear {
+public:
+    // Returns null (with the reason in *why) when the layer's recipe has no integer kernel: weights kept in
+    // floating point, asymmetric or act-order-grouped weights, activations not quantized, clipped per-token
+    // activations, or static steps not folded to 1.
+    static std::unique_ptr<IntLinear> from(const FakeQuantLinear& sim, std::string* why);
+
+    void forward(const float* x, int n, float* y) const override;
+    std::string kind() const override;
+
+private:
+    IntLinear(int in, int out) : Linear(in, out) {}
+    kern::PackedWeights w_;
+    std::vector<float> scale_w_;  // [out], or [in/group x out] for grouped weights
+    std::vector<float> bias_;
+    ActQuant act_;
+    int wbits_ = 8;
+    mutable std::vector<uint8_t> codes_;
+    mutable std::vector<float> scale_a_;
+    mutable std::vector<int32_t> zero_a_;
+};
+
+struct IntegerReport {
+    int integer = 0, simulated = 0;
+    std::string first_reason;  // why the first simulated layer stayed simulated
+};
+
+// Replaces every simulated linear of the model's blocks that an integer kernel can run.
+IntegerReport use_integer_kernels(Model& m);
+
+}  // namespace tameq
