@@ -72,3 +72,11 @@ for m in models:
         d = f"{100 * (r['ppl'] / fp['ppl'] - 1):+.3f}%" if fp else ""
         print(f"| {bits} | {name} | {r['ppl']:.4f} | {d} | {r.get('kl_mean', 0):.5f} | {100 * r.get('top1_agree', 1):.2f}% |")
 PY
+
+# Per-channel ranges before and after the shift for one layer of each model.
+RANGES=build/outliertune_ranges
+if [ ! -x "$RANGES" ] || [ scripts/outliertune_ranges.cpp -nt "$RANGES" ]; then
+    g++ -std=c++20 -O2 -Isrc scripts/outliertune_ranges.cpp build/libtameq_core.a -o "$RANGES" \
+        $(pkg-config --libs fmt sentencepiece libpcre2-8 openblas) -llapacke -lpthread
+fi
+for m in $MODELS; do nice "$RANGES" "$SHARED/models/$m" "$CALIB" 3 32; done
