@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -10,14 +11,17 @@
 #include "common/interrupt.h"
 #include "common/progress.h"
 #include "io/tokenizer.h"
+#include "quant/channel_stats.h"
 #include "quant/gptq.h"
 #include "quant/layer_runner.h"
 #include "quant/quantized_linear.h"
 #include "transform/dfrot.h"
 #include "transform/fold_norms.h"
 #include "transform/hadamard.h"
+#include "transform/outliertune.h"
 #include "transform/rotate.h"
 #include "transform/rotation.h"
+#include "transform/smoothquant.h"
 
 namespace tameq {
 namespace {
@@ -159,6 +163,82 @@ std::unique_ptr<QuantizedWeight> quantize_weight(const DenseLinear& d, const Rec
     return std::make_unique<QuantizedWeight>(codes_on_grid(w.data(), rows, cols, spec, std::move(params), std::move(column_group)));
 }
 
+// Per (token, head) asymmetric KV-cache fake quantization; null when the cache stays FP32.
+std::shared_ptr<const KvPolicy> kv_policy(const Recipe& r) {
+    if (r.kvbits >= 16) return nullptr;
+    QuantSpec kv;
+    kv.bits = r.kvbits;
+    kv.symmetric = false;
+    kv.granularity = Granularity::PerRow;
+    kv.clip_ratio = r.kv_clip;
+    return std::make_shared<FakeQuantKv>(kv);
+}
+
+// ---- Channel-wise methods (issue 4): OutlierTune and SmoothQuant ------------------------------------------
+// The statistics come from the FP model, streamed per block: block i's ranges are measured on block i-1's FP
+// outputs, as SmoothQuant's and OutlierTune's calibration do, so no quantization error leaks into the static
+// steps. GPTQ's Hessians are taken on the same FP inputs, seen through the transformed block. The norm outputs
+// (inputs of q/k/v and gate/up or fc1) get static per-channel steps (OutlierTune) or per-token quantization
+// after smoothing (SmoothQuant); every other linear input is quantized per token with the recipe's a-sym.
+PipelineReport quantize_channelwise(const ModelReader& reader, const Recipe& r, const Tokenizer& tok, QuantSink& sink) {
+    const auto t0 = Clock::now();
+    const ModelConfig& cfg = reader.config();
+    if (r.rotate != "none") fail("recipe", "method '{}' does not combine with rotations (rotate={})", r.method, r.rotate);
+    require_pre_norm(cfg, r.method.c_str());
+    if (r.calib_file.empty()) fail("recipe", "{} needs calibration text: pass --calib FILE", r.method);
+    PipelineReport report;
+    const auto calib = calibration_windows(r.calib_file, tok, std::min(r.calib_ctx, cfg.max_positions), r.calib_windows,
+                                           cfg.bos_id);
+    report.calib_windows = int(calib.size());
+
+    Model skeleton = reader.load_skeleton();
+    skeleton.kv_policy = kv_policy(r);
+    LayerRunner runner(skeleton, calib);
+    const bool gptq = r.weights == "gptq" && r.wbits < 16;
+    const bool outliertune = r.method == "outliertune";
+    const OutlierTuneOptions ot{r.abits, r.symmetrize, r.ot_clip_search, r.ot_fold};
+    QuantSpec static_spec;  // codes of the static inputs: symmetric, clamped, the q_max the steps were made with
+    static_spec.bits = r.abits;
+    static_spec.symmetric = true;
+    const std::set<Tap> kept = r.ot_clip_search ? std::set<Tap>{Tap::AttnIn, Tap::MlpIn} : std::set<Tap>{};
+
+    Progress progress(fmt::format("quantize {}", r.summary()), cfg.n_layers);
+    for (int i = 0; i < cfg.n_layers; ++i) {
+        Layer l = reader.load_layer(i);
+        ChannelStatsTap stats(kept);
+        runner.run(l, i, &stats, !gptq);
+        std::map<Tap, std::vector<float>> static_steps;  // per norm output; absent: per-token quantization
+        if (outliertune) {
+            auto [attn, mlp] = outliertune_layer(cfg, l, stats, ot);
+            static_steps[Tap::AttnIn] = r.ot_fold ? std::vector<float>(attn.step.size(), 1.0f) : attn.step;
+            static_steps[Tap::MlpIn] = r.ot_fold ? std::vector<float>(mlp.step.size(), 1.0f) : mlp.step;
+        } else {
+            smoothquant_layer(cfg, l, stats, r.sq_alpha);
+        }
+        HessianTap hessians;
+        if (gptq) runner.run(l, i, &hessians, true);  // the transformed FP block computes the FP block's outputs
+        for (auto& [lin, tap] : block_linears(l)) {
+            const DenseLinear& d = as_dense(**lin);
+            ActQuant act;
+            if (r.abits < 16) {
+                auto st = static_steps.find(tap);
+                if (st != static_steps.end()) act = {ActQuant::Mode::PerChannelStatic, static_spec, st->second};
+                else act = {ActQuant::Mode::PerToken, act_spec(r, r.abits), {}};
+            }
+            auto qw = r.wbits < 16 ? quantize_weight(d, r, gptq ? &hessians.at(tap) : nullptr) : nullptr;
+            *lin = std::make_unique<FakeQuantLinear>(qw ? std::vector<float>{} : d.weight, d.bias, d.in_features(),
+                                                     d.out_features(), std::move(act), std::move(qw));
+        }
+        sink.layer(i, std::move(l));
+        progress.update(i + 1);
+    }
+    progress.finish();
+    sink.skeleton(std::move(skeleton));
+    report.seconds = since(t0);
+    return report;
+}
+// ---- end of the channel-wise methods ----------------------------------------------------------------------
+
 }  // namespace
 
 PipelineReport quantize_model(const std::string& model_path, const Recipe& r, const Tokenizer& tok, QuantSink& sink) {
@@ -168,8 +248,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     ModelReader reader(model_path);
     const ModelConfig& cfg = reader.config();
     const bool rotating = r.rotate != "none";
-    if (r.method != "rtn")
-        fail("recipe", "method '{}' is not available in this build (the channel-wise methods are issue 4)", r.method);
+    if (r.method != "rtn") return quantize_channelwise(reader, r, tok, sink);
     if (rotating && cfg.family != ArchFamily::Llama)
         fail(model_path, "rotations need RMSNorm (Llama family); {} uses LayerNorm", cfg.architecture);
     if (rotating) {
@@ -200,14 +279,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         skeleton.had_qk = r.kvbits < 16;
     }
     skeleton.keep_massive_fp = r.keep_massive_fp;
-    if (r.kvbits < 16) {
-        QuantSpec kv;
-        kv.bits = r.kvbits;
-        kv.symmetric = false;
-        kv.granularity = Granularity::PerRow;
-        kv.clip_ratio = r.kv_clip;
-        skeleton.kv_policy = std::make_shared<FakeQuantKv>(kv);
-    }
+    skeleton.kv_policy = kv_policy(r);
     std::unique_ptr<LayerRunner> runner;
     if (gptq) {
         runner = std::make_unique<LayerRunner>(skeleton, calib);

@@ -20,6 +20,7 @@ void Recipe::validate() const {
     if (weights != "rtn" && weights != "gptq") fail("recipe", "unknown weight quantizer '{}' (valid: rtn, gptq)", weights);
     if (method != "rtn" && method != "outliertune" && method != "smoothquant")
         fail("recipe", "unknown method '{}' (valid: rtn, outliertune, smoothquant)", method);
+    if (!(sq_alpha >= 0 && sq_alpha <= 1)) fail("recipe", "alpha must be in [0, 1], got {}", sq_alpha);
     if (w_group < 0) fail("recipe", "group size must be >= 0");
     if (!(a_clip > 0 && a_clip <= 1)) fail("recipe", "a-clip must be in (0, 1], got {}", a_clip);
     if (!(kv_clip > 0 && kv_clip <= 1)) fail("recipe", "kv-clip must be in (0, 1], got {}", kv_clip);
@@ -41,6 +42,8 @@ std::string Recipe::summary() const {
     if (wbits < 16) s += " " + weights;
     if (w_group) s += " g" + std::to_string(w_group);
     if (keep_massive_fp) s += " massive-fp";
+    if (method == "smoothquant") s += " alpha=" + std::to_string(sq_alpha).substr(0, 4);
+    if (method == "outliertune" && !symmetrize) s += " unshifted";
     return s;
 }
 
@@ -102,14 +105,18 @@ Recipe parse_recipe(const std::string& text) {
         else if (k == "calib") r.calib_file = v;
         else if (k == "calib-windows") r.calib_windows = to_int(k, v);
         else if (k == "calib-ctx") r.calib_ctx = to_int(k, v);
+        else if (k == "alpha") r.sq_alpha = to_float(k, v);
+        else if (k == "symmetrize") r.symmetrize = to_bool(k, v);
+        else if (k == "ot-clip-search") r.ot_clip_search = to_bool(k, v);
+        else if (k == "ot-fold") r.ot_fold = to_bool(k, v);
         else if (k == "gamma") r.dfrot_gamma = to_float(k, v);
         else if (k == "dfrot-iters") r.dfrot_iters = to_int(k, v);
         else if (k == "dfrot-windows") r.dfrot_windows = to_int(k, v);
         else if (k == "marking") r.dfrot_marking = v;
         else
             fail("recipe", "unknown key '{}' (valid: method, rotate, rotation-file, seed, w, a, kv, weights, w-asym, group, "
-                           "w-clip-search, act-order, a-sym, a-clip, kv-clip, keep-massive, calib, calib-windows, calib-ctx, gamma, "
-                           "dfrot-iters, dfrot-windows, marking)", k);
+                           "w-clip-search, act-order, a-sym, a-clip, kv-clip, keep-massive, calib, calib-windows, calib-ctx, alpha, "
+                           "symmetrize, ot-clip-search, ot-fold, gamma, dfrot-iters, dfrot-windows, marking)", k);
     }
     r.validate();
     return r;
@@ -121,7 +128,8 @@ void to_json(nlohmann::json& j, const Recipe& r) {
          {"w_group", r.w_group}, {"w_clip_search", r.w_clip_search}, {"act_order", r.act_order},
          {"gptq_damp", r.gptq_damp}, {"a_sym", r.a_sym}, {"a_clip", r.a_clip}, {"kv_clip", r.kv_clip}, {"keep_massive_fp", r.keep_massive_fp},
          {"calib_file", r.calib_file}, {"calib_windows", r.calib_windows}, {"calib_ctx", r.calib_ctx},
-         {"dfrot_gamma", r.dfrot_gamma}, {"dfrot_iters", r.dfrot_iters}, {"dfrot_windows", r.dfrot_windows},
+         {"sq_alpha", r.sq_alpha}, {"symmetrize", r.symmetrize}, {"ot_clip_search", r.ot_clip_search},
+         {"ot_fold", r.ot_fold}, {"dfrot_gamma", r.dfrot_gamma}, {"dfrot_iters", r.dfrot_iters}, {"dfrot_windows", r.dfrot_windows},
          {"dfrot_marking", r.dfrot_marking}};
 }
 
@@ -136,7 +144,8 @@ void from_json(const nlohmann::json& j, Recipe& r) {
     get("w_asym", r.w_asym); get("w_group", r.w_group); get("w_clip_search", r.w_clip_search);
     get("act_order", r.act_order); get("gptq_damp", r.gptq_damp); get("a_sym", r.a_sym); get("a_clip", r.a_clip);
     get("kv_clip", r.kv_clip); get("keep_massive_fp", r.keep_massive_fp); get("calib_file", r.calib_file); get("calib_windows", r.calib_windows);
-    get("calib_ctx", r.calib_ctx); get("dfrot_gamma", r.dfrot_gamma); get("dfrot_iters", r.dfrot_iters);
+    get("calib_ctx", r.calib_ctx); get("sq_alpha", r.sq_alpha); get("symmetrize", r.symmetrize);
+    get("ot_clip_search", r.ot_clip_search); get("ot_fold", r.ot_fold); get("dfrot_gamma", r.dfrot_gamma); get("dfrot_iters", r.dfrot_iters);
     get("dfrot_windows", r.dfrot_windows); get("dfrot_marking", r.dfrot_marking);
 }
 

@@ -33,6 +33,11 @@ struct Recipe {
     std::string calib_file;
     int calib_windows = 32;
     int calib_ctx = 1024;
+    // Channel methods (issue 4)
+    float sq_alpha = 0.5f;           // SmoothQuant migration strength α in [0, 1]
+    bool symmetrize = true;          // OutlierTune: shift each norm output channel to a symmetric range
+    bool ot_clip_search = false;     // OutlierTune: per-channel MSE clip search for the static steps
+    bool ot_fold = true;             // OutlierTune: fold the steps into weights and norm (false: simulate steps Δ)
     // DFRot
     float dfrot_gamma = 100.0f;
     int dfrot_iters = 100;
