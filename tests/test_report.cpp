@@ -41,7 +41,8 @@ TEST(ReportSvg, NumbersAreShort) {
     EXPECT_EQ(format_number(156.734), "157");
     EXPECT_EQ(format_number(2500), "2500");
     EXPECT_EQ(format_number(-0.0123456), "-0.0123");
-    EXPECT_EQ(format_number(3.2e7), "3.20e+07");
+    EXPECT_EQ(format_number(3.2e7), "3.2e+07");
+    EXPECT_EQ(format_number(1e6), "1e+06");
 }
 
 TEST(ReportSvg, ScatterDrawsEveryValidPointWithTitlesAndLegend) {

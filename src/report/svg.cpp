@@ -135,10 +135,14 @@ std::string format_number(double v) {
     std::string s = (a >= 1e5 || a < 1e-3) ? fmt::format("{:.2e}", v)
                     : a >= 1e3                 ? fmt::format("{:.0f}", v)
                                                : fmt::format("{:.3g}", v);
-    if (s.find('e') == std::string::npos && s.find('.') != std::string::npos) {
-        while (s.back() == '0') s.pop_back();
-        if (s.back() == '.') s.pop_back();
+    // Drop trailing zeros of the mantissa: "2.50" → "2.5", "1.00e+06" → "1e+06".
+    const size_t e = s.find('e');
+    std::string mant = s.substr(0, e), exp = e == std::string::npos ? "" : s.substr(e);
+    if (mant.find('.') != std::string::npos) {
+        while (mant.back() == '0') mant.pop_back();
+        if (mant.back() == '.') mant.pop_back();
     }
+    s = mant + exp;
     return s;
 }
 

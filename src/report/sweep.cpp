@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "eval/perplexity.h"
 #include "io/tokenizer.h"
+#include "quant/layer_runner.h"
 #include "quant/pipeline.h"
 #include "report/html.h"
 #include "report/output.h"
@@ -147,10 +148,9 @@ json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& 
         fp = std::make_unique<Model>(load_model(opt.model));
         if (opt.ctx < 2 || opt.ctx > fp->cfg.max_positions)
             fail("sweep", "--ctx {} must be in 2..{} (the model's context)", opt.ctx, fp->cfg.max_positions);
-        const std::vector<int> ids = tok.encode(read_file(opt.data), opt.data);
-        windows = make_windows(ids, opt.ctx, opt.windows, fp->cfg.bos_id);
-        if (windows.empty() || (opt.windows > 0 && int(windows.size()) < opt.windows))
-            fail(opt.data, "too short: {} tokens make {} windows of {}, {} requested", ids.size(), windows.size(), opt.ctx, opt.windows);
+        if (opt.windows < 1) fail("sweep", "--windows must be at least 1");
+        // The perplexity protocol's windows, tokenizing only the prefix of the text they need.
+        windows = calibration_windows(opt.data, tok, opt.ctx, opt.windows, fp->cfg.bos_id);
     }
     for (const auto& text : todo) {
         const std::string key = sweep_key(opt, text);
@@ -218,8 +218,9 @@ std::string sweep_csv(const json& doc) {
 std::string sweep_table(const json& doc) {
     std::string s = fmt::format("| {:<28} | {:>9} | {:>8} | {:>8} | {:>7} | {:>8} | {:>8} |\n", "recipe", "PPL", "ΔPPL", "KL",
                                 "top-1", "size MB", "quant s");
-    s += "|" + std::string(30, '-') + "|" + std::string(11, '-') + ":|" + std::string(9, '-') + ":|" + std::string(9, '-') + ":|" +
-         std::string(8, '-') + ":|" + std::string(9, '-') + ":|" + std::string(9, '-') + ":|\n";
+    s += "|" + std::string(30, '-') + "|";
+    for (int width : {9, 8, 8, 7, 8, 8}) s += std::string(size_t(width) + 1, '-') + ":|";
+    s += "\n";
     for (const auto& r : doc["rows"])
         s += fmt::format("| {:<28} | {:>9.4f} | {:>+8.4f} | {:>8.5f} | {:>6.2f}% | {:>8.2f} | {:>8.1f} |\n", label_of(r),
                          r["ppl"].get<double>(), r["delta_ppl"].get<double>(), r["kl"].get<double>(), 100 * r["top1"].get<double>(),

@@ -37,5 +37,7 @@ read -r sections with_svg < <(awk 'BEGIN{RS="</section>"} /<section/{n++; if ($0
 if grep -h 'CONSOLE' "$profile/dom.log" "$profile/shot.log" >"$profile/console.log"; then
   err "console messages:"; cat "$profile/console.log"
 fi
-echo "page '$title': $sections sections, each with an <svg>; screenshot $shot"
+if [ $fail = 0 ]; then
+  echo "page '$title': $sections sections, each with an <svg>, no console messages; screenshot $shot"
+fi
 exit $fail
