@@ -163,6 +163,11 @@ TEST_F(ReportCli, BadInputIsAOneLineErrorAndWritesNothing) {
     EXPECT_FALSE(fs::exists(p("s1")));
     expect_error("sweep " + m + " --recipes \"fp;rotate=spin\" --data " + text_ + " -o " + p("s2"), "unknown rotation 'spin'");
     expect_error("sweep " + m + " --recipes fp --data " + text_ + " -o " + text_ + "/sub", "cannot create the output directory");
+    // A recipe the model cannot take fails as itself, not as an "interrupted" run: no marker is left.
+    const std::string opt = model(ArchFamily::OPT, 0.0f);
+    expect_error("sweep " + opt + " --recipes \"rotate=rh,w=4\" --data " + text_ + " --ctx 16 --windows 1 -o " + p("s3"),
+                 "rotations need RMSNorm");
+    EXPECT_TRUE(fs::is_empty(p("s3/runs")));
     expect_error("inspect " + m + " --calib " + text_ + " -o " + p("missing/dir/r.html"), "missing/dir/r.html: cannot write");
     expect_error("inspect " + m + " --calib " + text_ + " -o " + p("r.html") + " --json " + p("nodir/r.json"), "r.json: cannot write");
     EXPECT_FALSE(fs::exists(p("r.html")));

@@ -152,13 +152,20 @@ json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& 
         // The perplexity protocol's windows, tokenizing only the prefix of the text they need.
         windows = calibration_windows(opt.data, tok, opt.ctx, opt.windows, fp->cfg.bos_id);
     }
+    // The reports keep the order of --recipes, whatever was cached.
+    auto in_recipe_order = [&] {
+        json ordered = json::array();
+        for (const auto& t : opt.recipes)
+            for (const auto& r : rows)
+                if (r["recipe"] == t) ordered.push_back(r);
+        return ordered;
+    };
     for (const auto& text : todo) {
         const std::string key = sweep_key(opt, text);
         const fs::path marker = runs / (key + ".running");
         report::write_file_atomic(marker.string(), text + "\n");
         const Recipe recipe = sweep_recipe(text, opt.calib);
         const std::string label = text == "fp" ? "FP" : recipe.summary();
-        stop_if_interrupted(fmt::format("before recipe '{}'", text));
         auto on_window = [&](int done, int n, double) {
             if (hooks.progress) hooks.progress("eval " + label, done, n);
             stop_if_interrupted(fmt::format("while evaluating recipe '{}'", text));
@@ -166,17 +173,24 @@ json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& 
         json row = {{"recipe", text}, {"label", label}, {"key", key}, {"wbits", recipe.wbits}, {"abits", recipe.abits},
                     {"kvbits", recipe.kvbits}, {"size_mb", model_size_mb(*fp, recipe)}};
         const auto t0 = std::chrono::steady_clock::now();
-        if (text == "fp") {
-            const PplResult r = evaluate_ppl(*fp, windows, nullptr, on_window);
-            row.update({{"ppl", r.ppl}, {"fp_ppl", r.ppl}, {"delta_ppl", 0.0}, {"kl", 0.0}, {"top1", 1.0}, {"quant_seconds", 0.0},
-                        {"tokens_scored", r.tokens_scored}});
-        } else {
-            PipelineReport pr;
-            const Model q = quantize_in_memory(opt.model, recipe, tok, &pr);
-            stop_if_interrupted(fmt::format("after quantizing recipe '{}'", text));
-            const PplResult r = evaluate_ppl(q, windows, fp.get(), on_window);
-            row.update({{"ppl", r.ppl}, {"fp_ppl", r.ref_ppl}, {"delta_ppl", r.ppl - r.ref_ppl}, {"kl", r.kl_mean},
-                        {"top1", r.top1_agree}, {"quant_seconds", pr.seconds}, {"tokens_scored", r.tokens_scored}});
+        try {
+            stop_if_interrupted(fmt::format("before recipe '{}'", text));
+            if (text == "fp") {
+                const PplResult r = evaluate_ppl(*fp, windows, nullptr, on_window);
+                row.update({{"ppl", r.ppl}, {"fp_ppl", r.ppl}, {"delta_ppl", 0.0}, {"kl", 0.0}, {"top1", 1.0},
+                            {"quant_seconds", 0.0}, {"tokens_scored", r.tokens_scored}});
+            } else {
+                PipelineReport pr;
+                const Model q = quantize_in_memory(opt.model, recipe, tok, &pr);
+                stop_if_interrupted(fmt::format("after quantizing recipe '{}'", text));
+                const PplResult r = evaluate_ppl(q, windows, fp.get(), on_window);
+                row.update({{"ppl", r.ppl}, {"fp_ppl", r.ref_ppl}, {"delta_ppl", r.ppl - r.ref_ppl}, {"kl", r.kl_mean},
+                            {"top1", r.top1_agree}, {"quant_seconds", pr.seconds}, {"tokens_scored", r.tokens_scored}});
+            }
+        } catch (const Error&) {
+            // Only an interruption leaves the marker; a recipe that cannot run on this model is not "interrupted".
+            if (!(hooks.interrupted && hooks.interrupted())) fs::remove(marker, ec);
+            throw;
         }
         row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         report::write_file_atomic((runs / (key + ".json")).string(), row.dump(2) + "\n");
@@ -185,18 +199,9 @@ json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& 
         say(fmt::format("finished {} ({} of {}): PPL {:.4f}, ΔPPL {:+.4f}, KL {:.5f}, top-1 {:.2f}%", label, rows.size(), total,
                         row["ppl"].get<double>(), row["delta_ppl"].get<double>(), row["kl"].get<double>(),
                         100 * row["top1"].get<double>()));
-        // Keep the order of --recipes in the reports, whatever was cached.
-        json ordered = json::array();
-        for (const auto& t : opt.recipes)
-            for (const auto& r : rows)
-                if (r["recipe"] == t) ordered.push_back(r);
-        write_reports(opt, sweep_document(opt, ordered, total));
+        write_reports(opt, sweep_document(opt, in_recipe_order(), total));
     }
-    json ordered = json::array();
-    for (const auto& t : opt.recipes)
-        for (const auto& r : rows)
-            if (r["recipe"] == t) ordered.push_back(r);
-    const json doc = sweep_document(opt, ordered, total);
+    const json doc = sweep_document(opt, in_recipe_order(), total);
     write_reports(opt, doc);
     return doc;
 }
