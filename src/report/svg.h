@@ -56,7 +56,8 @@ std::string svg_heat_strip(const HeatStrip& h);
 // About `target` round tick values covering [lo, hi] (1, 2, 5 × 10^k steps), or powers of ten when `log`.
 std::vector<double> nice_ticks(double lo, double hi, int target, bool log);
 
-// Short number text for ticks and cells: 3 significant digits, no trailing zeros, k/M suffixes avoided.
+// Short number text for ticks and cells: 3 significant digits without trailing zeros, whole numbers from
+// 1000 to 99999, exponent form beyond (and below 0.001).
 std::string format_number(double v);
 
 // The category colors used by every chart, cycled.
