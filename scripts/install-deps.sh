@@ -3,8 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git nlohmann-json3-dev libsentencepiece-dev libpcre2-dev
       libopenblas-dev liblapacke-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev clang
-      libclang-rt-14-dev)
-[ "${TAMEQ_WITH_BROWSER:-0}" = 1 ] && PKGS+=(chromium)
+      libclang-rt-14-dev chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

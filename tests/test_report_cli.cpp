@@ -1,0 +1,175 @@
+// `tameq inspect` and `tameq sweep` on tiny synthetic models: the numbers in the JSON, resuming, bad input.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "model/synthetic.h"
+#include "test_util.h"
+
+using namespace tameq;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+class ReportCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("tameq-rcli-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        std::string text;
+        for (int i = 0; i < 40; ++i) text += "The quick brown fox jumps over the lazy dog, line " + std::to_string(i) + ".\n";
+        text_ = p("text.txt");
+        std::ofstream(text_) << text;
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    std::string p(const std::string& name) const { return (dir_ / name).string(); }
+
+    // A tiny model whose BOS embedding has one huge channel: a 1-sparse massive activation in every layer.
+    std::string model(ArchFamily f, float massive) {
+        const std::string d = p(f == ArchFamily::Llama ? "llama" : "opt");
+        SyntheticSpec spec;
+        spec.cfg = tiny_config(f, 2);
+        spec.massive_value = massive;
+        write_synthetic_model(d, spec);
+        return d;
+    }
+    static json read_json(const std::string& path) {
+        std::ifstream in(path);
+        return json::parse(in);
+    }
+
+    fs::path dir_;
+    std::string text_;
+};
+
+}  // namespace
+
+TEST_F(ReportCli, InspectFindsTheMassiveBosAndRotationsTreatItAsExpected) {
+    const std::string m = model(ArchFamily::Llama, 3000.0f);
+    std::string out;
+    ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --windows 2 --ctx 48 --dfrot-iters 10 --a-sym -o " + p("i.html") +
+                                  " --json " + p("i.json"),
+                              &out),
+              0)
+        << out;
+    const json r = read_json(p("i.json"));
+    EXPECT_EQ(r["windows"], 2);
+    EXPECT_EQ(r["tokens"], 96);
+    ASSERT_EQ(r["layers"].size(), 2u);
+    // BOS (channel 3 = 3000 against unit-scale noise) is massive in both norms of both layers, in both windows.
+    EXPECT_EQ(r["bos"]["checks"], 8);
+    EXPECT_EQ(r["bos"]["marked_massive"], 8);
+    bool bos_listed = false;
+    for (const auto& t : r["layers"][0]["massive_tokens"])
+        if (t["position"] == 0 && t["text"] == "<BOS>" && t["channels"][0]["channel"] == 3) bos_listed = true;
+    EXPECT_TRUE(bos_listed);
+    // A 1-sparse row: RH spreads it to ±c, on the symmetric grid; RO to a Gaussian-looking row, far off it.
+    // (Only nearly 1-sparse rows gain: gut-llama-27m's BOS has four unequal channels, see test_report_browser.)
+    const json& e = r["bos"]["error_when_massive"];
+    EXPECT_GT(e["ro"].get<double>(), 5 * e["rh"].get<double>()) << e.dump();
+    EXPECT_LT(e["none"].get<double>(), e["ro"].get<double>()) << e.dump();
+    // Synthetic weights are Gaussian: kurtosis ≈ 3 before and after any rotation.
+    const json& wk = r["layers"][1]["weights_kurtosis"]["qkv"];
+    EXPECT_NEAR(wk["none"].get<double>(), 3.0, 0.3);
+    EXPECT_NEAR(wk["rh"].get<double>(), 3.0, 0.3);
+    // Symmetrization: each channel's shift lies inside its range, and the massive channel's range is huge.
+    const json& s = r["layers"][0]["inputs"]["attn_in"]["symmetrization"];
+    for (size_t j = 0; j < s["shift"].size(); ++j) {
+        EXPECT_LE(s["min"][j].get<double>(), s["shift"][j].get<double>() + 1e-3);
+        EXPECT_GE(s["max"][j].get<double>(), s["shift"][j].get<double>() - 1e-3);
+    }
+    EXPECT_EQ(r["layers"][0]["inputs"]["attn_residual"]["top_channels"][0]["channel"], 3);
+    EXPECT_EQ(r["layers"][0]["inputs"]["attn_residual"]["max_token"]["position"], 0);
+    // The page: one section per analysis, each with a chart.
+    std::ifstream in(p("i.html"));
+    const std::string html((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_NE(html.find("<title>tameq inspect: "), std::string::npos);
+    EXPECT_EQ(html.find("<script"), std::string::npos);
+    for (const char* id : {"overview", "massive", "quant-error", "symmetrization", "kurtosis"})
+        EXPECT_NE(html.find(std::string("<section id=\"") + id + "\""), std::string::npos) << id;
+}
+
+TEST_F(ReportCli, InspectRunsOnOpt) {
+    const std::string m = model(ArchFamily::OPT, 300.0f);
+    std::string out;
+    ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --windows 1 --ctx 32 --dfrot-iters 2 -o " + p("o.html") +
+                                  " --json " + p("o.json"),
+                              &out),
+              0)
+        << out;
+    const json r = read_json(p("o.json"));
+    EXPECT_EQ(r["family"], "opt");
+    EXPECT_TRUE(r["layers"][0]["weights_kurtosis"].contains("fc1"));
+    EXPECT_TRUE(r["layers"][0]["inputs"]["down_in"]["kurtosis"].contains("r4"));
+}
+
+TEST_F(ReportCli, SweepWritesReportsAndResumes) {
+    const std::string m = model(ArchFamily::Llama, 0.0f);
+    const std::string args = "sweep " + m + " --recipes \"fp; rotate=rh,w=4,a=4 ;w=8\" --data " + text_ +
+                             " --ctx 32 --windows 2 -o " + p("sw");
+    std::string out;
+    ASSERT_EQ(test::run_tameq(args, &out), 0) << out;
+    EXPECT_NE(out.find("rh W4A4KV16 rtn"), std::string::npos) << out;
+    const json doc = read_json(p("sw/sweep.json"));
+    ASSERT_EQ(doc["rows"].size(), 3u);
+    EXPECT_TRUE(doc["complete"].get<bool>());
+    const json& fp = doc["rows"][0];
+    EXPECT_EQ(fp["recipe"], "fp");
+    EXPECT_EQ(fp["kl"], 0.0);
+    const json& rh = doc["rows"][1];
+    EXPECT_NEAR(rh["fp_ppl"].get<double>(), fp["ppl"].get<double>(), 1e-6 * fp["ppl"].get<double>());
+    EXPECT_NEAR(rh["delta_ppl"].get<double>(), rh["ppl"].get<double>() - fp["ppl"].get<double>(), 1e-9);
+    EXPECT_GT(rh["kl"].get<double>(), 0.0);
+    EXPECT_LE(rh["top1"].get<double>(), 1.0);
+    // W8 is closer to FP than W4A4.
+    EXPECT_LT(doc["rows"][2]["kl"].get<double>(), rh["kl"].get<double>());
+    // Sizes: FP at 16 bits; W4 ≈ a quarter for the linears, scales included.
+    EXPECT_LT(rh["size_mb"].get<double>(), fp["size_mb"].get<double>());
+    EXPECT_LT(rh["size_mb"].get<double>(), doc["rows"][2]["size_mb"].get<double>());
+    std::ifstream csv(p("sw/sweep.csv"));
+    std::string line;
+    int lines = 0;
+    while (std::getline(csv, line)) ++lines;
+    EXPECT_EQ(lines, 4);
+    EXPECT_TRUE(fs::exists(p("sw/sweep.html")));
+
+    // Rerun: nothing is recomputed. A marker left by a killed run is reported and that recipe runs again.
+    fs::remove(p("sw/runs/" + rh["key"].get<std::string>() + ".json"));
+    std::ofstream(p("sw/runs/" + rh["key"].get<std::string>() + ".running")) << "rotate=rh,w=4,a=4\n";
+    ASSERT_EQ(test::run_tameq(args, &out), 0) << out;
+    EXPECT_NE(out.find("recipe 'rotate=rh,w=4,a=4' was interrupted last time"), std::string::npos) << out;
+    EXPECT_NE(out.find("resuming: 2 of 3 recipes already finished"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(p("sw/runs/" + rh["key"].get<std::string>() + ".running")));
+    const json again = read_json(p("sw/sweep.json"));
+    EXPECT_NEAR(again["rows"][1]["ppl"].get<double>(), rh["ppl"].get<double>(), 1e-9);  // deterministic
+    EXPECT_EQ(again["rows"][0]["seconds"], fp["seconds"]);                              // cached, not rerun
+}
+
+TEST_F(ReportCli, BadInputIsAOneLineErrorAndWritesNothing) {
+    const std::string m = model(ArchFamily::Llama, 0.0f);
+    auto expect_error = [&](const std::string& args, const std::string& needle) {
+        std::string out;
+        EXPECT_EQ(test::run_tameq(args, &out), 2) << args << "\n" << out;
+        EXPECT_NE(out.find(needle), std::string::npos) << args << "\n" << out;
+        EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    };
+    expect_error("sweep " + m + " --recipes \"fp;rotate=rh,bogus=1\" --data " + text_ + " -o " + p("s1"),
+                 "unknown key 'bogus' (valid: method, rotate");
+    EXPECT_FALSE(fs::exists(p("s1")));
+    expect_error("sweep " + m + " --recipes \"fp;rotate=spin\" --data " + text_ + " -o " + p("s2"), "unknown rotation 'spin'");
+    expect_error("sweep " + m + " --recipes fp --data " + text_ + " -o " + text_ + "/sub", "cannot create the output directory");
+    // A recipe the model cannot take fails as itself, not as an "interrupted" run: no marker is left.
+    const std::string opt = model(ArchFamily::OPT, 0.0f);
+    expect_error("sweep " + opt + " --recipes \"rotate=rh,w=4\" --data " + text_ + " --ctx 16 --windows 1 -o " + p("s3"),
+                 "rotations need RMSNorm");
+    EXPECT_TRUE(fs::is_empty(p("s3/runs")));
+    expect_error("inspect " + m + " --calib " + text_ + " -o " + p("missing/dir/r.html"), "missing/dir/r.html: cannot write");
+    expect_error("inspect " + m + " --calib " + text_ + " -o " + p("r.html") + " --json " + p("nodir/r.json"), "r.json: cannot write");
+    EXPECT_FALSE(fs::exists(p("r.html")));
+    for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
