@@ -22,10 +22,14 @@ for bits in "4 4 16" "4 4 4" "4 8 16"; do
     for wq in rtn gptq; do
       tag="W$1A$2KV$3-$rot-$wq"
       qdir="$work/$tag"
+      if [ ! -s "$work/$tag.json" ]; then  # finished rows are kept: an interrupted run resumes
       /usr/bin/time -f "%e %M" -o "$work/$tag.time" \
         $tq quantize "$model" -o "$qdir" --rotate "$rot" --wbits "$1" --abits "$2" --kvbits "$3" --weights "$wq" \
           --calib "$calib" --seed 0 > "$work/$tag.log"
-      $tq eval ppl "$qdir" --data "$data" --kl-base "$work/fp.logits" --json > "$work/$tag.json"
+      $tq eval ppl "$qdir" --data "$data" --kl-base "$work/fp.logits" --json > "$work/$tag.json.tmp"
+      mv "$work/$tag.json.tmp" "$work/$tag.json"
+      rm -rf "$qdir"
+      fi
       read -r secs kb < "$work/$tag.time"
       python3 - "$tag" "$work/$tag.json" "$secs" "$kb" "$work/$tag.log" "$1" "$2" "$3" "$rot" "$wq" >> "$rows" <<'PY'
 import json, sys
@@ -35,7 +39,6 @@ print(json.dumps({"tag": tag, "w": int(w), "a": int(a), "kv": int(kv), "rotate":
                   "ppl": j["ppl"], "kl": j["kl_mean"], "top1": j["top1_agree"], "quant_seconds": float(secs),
                   "quant_peak_mb": int(kb) / 1024, "log": open(log).read().strip()}))
 PY
-      rm -rf "$qdir"
       echo "$tag done" >&2
     done
   done
