@@ -116,7 +116,6 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
         const std::string key = p + name;
         const Linear& lin = **ptr;
         const auto* fq = dynamic_cast<const FakeQuantLinear*>(&lin);
-        const DenseLinear& dense = fq ? fq->dense() : as_dense(lin);
         const int rows = lin.out_features(), cols = lin.in_features();
         json spec = {{"in", cols}, {"out", rows}, {"act", act_json(fq ? fq->act() : ActQuant{})}};
         if (fq && fq->weight()) {
@@ -140,10 +139,11 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
             spec["weight"] = {{"bits", q.spec.bits}, {"symmetric", q.spec.symmetric},
                               {"granularity", granularity_name(q.spec.granularity)}, {"group", q.spec.group_size}};
         } else {
-            w.add_f32(key + ".weight", {rows, cols}, dense.weight);
+            w.add_f32(key + ".weight", {rows, cols}, fq ? fq->dense().weight : as_dense(lin).weight);
             spec["weight"] = nullptr;
         }
-        if (!dense.bias.empty()) w.add_f32(key + ".bias", {rows}, dense.bias);
+        const std::vector<float>& bias = fq ? fq->bias() : as_dense(lin).bias;
+        if (!bias.empty()) w.add_f32(key + ".bias", {rows}, bias);
         if (fq && fq->act().mode == ActQuant::Mode::PerChannelStatic)
             w.add_f32(key + ".act_steps", {cols}, fq->act().channel_step);
         state_->linears[key] = spec;

@@ -44,7 +44,7 @@ std::unique_ptr<IntLinear> IntLinear::from(const FakeQuantLinear& sim, std::stri
     } else {
         for (const QParams& p : q->params) l->scale_w_.push_back(p.scale);
     }
-    l->bias_ = sim.dense().bias;
+    l->bias_ = sim.bias();
     l->act_ = act;
     return l;
 }

@@ -312,9 +312,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
             for (auto& [lin, tap] : block_linears(l)) {
                 Linear& cur = **lin;
                 if (auto* fq = dynamic_cast<FakeQuantLinear*>(&cur)) {
-                    auto qw = fq->weight() ? std::make_unique<QuantizedWeight>(*fq->weight()) : nullptr;
-                    *lin = std::make_unique<FakeQuantLinear>(qw ? std::vector<float>{} : fq->dense().weight, fq->dense().bias,
-                                                             cur.in_features(), cur.out_features(), act, std::move(qw));
+                    fq->set_act(act);
                 } else {
                     const DenseLinear& d = as_dense(cur);
                     *lin = std::make_unique<FakeQuantLinear>(d.weight, d.bias, d.in_features(), d.out_features(), act);

@@ -83,21 +83,29 @@ void ActQuant::apply_rows(float* x, int n, int dim) const {
 
 FakeQuantLinear::FakeQuantLinear(std::vector<float> dense_weight, std::vector<float> bias, int in, int out, ActQuant act,
                                  std::unique_ptr<QuantizedWeight> weight)
-    : Linear(in, out),
-      dense_(in, out, weight ? weight->dequantize() : std::move(dense_weight), std::move(bias)),
-      act_(std::move(act)),
-      weight_(std::move(weight)) {
-    if (act_.mode == ActQuant::Mode::PerChannelStatic && act_.channel_step.size() != size_t(in))
-        fail("quantizer", "static activation steps: {} values for {} input channels", act_.channel_step.size(), in);
+    : Linear(in, out), bias_(std::move(bias)), weight_(std::move(weight)) {
+    if (!weight_) dense_ = std::make_unique<DenseLinear>(in, out, std::move(dense_weight), bias_);
+    set_act(std::move(act));
+}
+
+void FakeQuantLinear::set_act(ActQuant act) {
+    if (act.mode == ActQuant::Mode::PerChannelStatic && act.channel_step.size() != size_t(in_features()))
+        fail("quantizer", "static activation steps: {} values for {} input channels", act.channel_step.size(), in_features());
+    act_ = std::move(act);
+}
+
+const DenseLinear& FakeQuantLinear::dense() const {
+    if (!dense_) dense_ = std::make_unique<DenseLinear>(in_features(), out_features(), weight_->dequantize(), bias_);
+    return *dense_;
 }
 
 void FakeQuantLinear::forward(const float* x, int n, float* y) const {
-    if (!act_.active()) return dense_.forward(x, n, y);
+    if (!act_.active()) return dense().forward(x, n, y);
     const size_t len = size_t(n) * in_features();
     if (buf_.size() < len) buf_.resize(len);
     std::memcpy(buf_.data(), x, len * 4);
     act_.apply(buf_.data(), n, in_features());
-    dense_.forward(buf_.data(), n, y);
+    dense().forward(buf_.data(), n, y);
 }
 
 std::string FakeQuantLinear::kind() const {

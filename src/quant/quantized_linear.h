@@ -45,20 +45,24 @@ private:
 
 class FakeQuantLinear : public Linear {
 public:
-    // `weight` empty: FP weights (`dense` as given); else the dense weights are its dequantization.
+    // `weight` null: FP weights (`dense_weight`); else the dense weights are its dequantization, made on the
+    // first forward (a quantize-and-write run never needs them, and they are the largest buffer of a layer).
     FakeQuantLinear(std::vector<float> dense_weight, std::vector<float> bias, int in, int out, ActQuant act,
                     std::unique_ptr<QuantizedWeight> weight = nullptr);
     void forward(const float* x, int n, float* y) const override;
     std::string kind() const override;
 
-    const DenseLinear& dense() const { return dense_; }
+    const DenseLinear& dense() const;
+    const std::vector<float>& bias() const { return bias_; }
     const QuantizedWeight* weight() const { return weight_.get(); }
     const ActQuant& act() const { return act_; }
+    void set_act(ActQuant act);
 
 private:
-    DenseLinear dense_;
+    std::vector<float> bias_;
     ActQuant act_;
     std::unique_ptr<QuantizedWeight> weight_;
+    mutable std::unique_ptr<DenseLinear> dense_;
     mutable std::vector<float> buf_;
 };
 
