@@ -27,25 +27,27 @@ run() {  # model label recipe
     mv "$f.tmp" "$f"
 }
 
-# Most informative runs first, so a sweep cut short still answers the issue's questions.
+# Most informative runs first, so a sweep cut short still answers the issue's questions: the two targets
+# (W8A8 OutlierTune against FP, W6A6 OutlierTune against SmoothQuant) with the RTN baseline, then the rest.
 for m in $MODELS; do run "$m" fp ""; done
-for pass in 1 2 3; do
-    for bits in "w=8,a=8" "w=6,a=6" "w=4,a=8"; do
-        [ $pass -lt 3 ] && [ "$bits" = "w=4,a=8" ] && continue
-        [ $pass -eq 3 ] && [ "$bits" != "w=4,a=8" ] && continue
+for m in $MODELS; do
+    for bits in "w=8,a=8" "w=6,a=6"; do
         tag=$(echo "$bits" | tr -d '=,')
-        for m in $MODELS; do
-            if [ $pass -ne 2 ]; then
-                run "$m" "$tag.rtn" "method=rtn,$bits,a-sym=true"
-                run "$m" "$tag.ot" "method=outliertune,$bits,a-sym=true"
-                run "$m" "$tag.sq05" "method=smoothquant,alpha=0.5,$bits,a-sym=true"
-            fi
-            if [ $pass -ne 1 ]; then
-                run "$m" "$tag.ot-noshift" "method=outliertune,symmetrize=false,$bits,a-sym=true"
-                run "$m" "$tag.sq08" "method=smoothquant,alpha=0.8,$bits,a-sym=true"
-                run "$m" "$tag.ot-gptq" "method=outliertune,weights=gptq,$bits,a-sym=true"
-            fi
-        done
+        run "$m" "$tag.ot" "method=outliertune,$bits,a-sym=true"
+        run "$m" "$tag.sq05" "method=smoothquant,alpha=0.5,$bits,a-sym=true"
+        run "$m" "$tag.rtn" "method=rtn,$bits,a-sym=true"
+    done
+done
+for bits in "w=8,a=8" "w=6,a=6" "w=4,a=8"; do
+    tag=$(echo "$bits" | tr -d '=,')
+    for m in $MODELS; do
+        run "$m" "$tag.ot" "method=outliertune,$bits,a-sym=true"
+        run "$m" "$tag.sq05" "method=smoothquant,alpha=0.5,$bits,a-sym=true"
+        run "$m" "$tag.rtn" "method=rtn,$bits,a-sym=true"
+        run "$m" "$tag.ot-noshift" "method=outliertune,symmetrize=false,$bits,a-sym=true"
+        run "$m" "$tag.sq08" "method=smoothquant,alpha=0.8,$bits,a-sym=true"
+        run "$m" "$tag.ot-gptq" "method=outliertune,weights=gptq,$bits,a-sym=true"
+        run "$m" "$tag.ot-clip" "method=outliertune,ot-clip-search=true,$bits,a-sym=true"
     done
 done
 for m in $MODELS; do run "$m" "w16a16.ot" "method=outliertune,w=16,a=16"; done
@@ -54,7 +56,8 @@ python3 - "$OUT" $MODELS <<'PY'
 import json, os, sys
 out, models = sys.argv[1], sys.argv[2:]
 names = [("rtn", "per-token RTN"), ("sq05", "SmoothQuant α=0.5"), ("sq08", "SmoothQuant α=0.8"),
-         ("ot-noshift", "OutlierTune, no shift"), ("ot", "OutlierTune"), ("ot-gptq", "OutlierTune + GPTQ")]
+         ("ot-noshift", "OutlierTune, no shift"), ("ot", "OutlierTune"), ("ot-clip", "OutlierTune + clip search"),
+         ("ot-gptq", "OutlierTune + GPTQ")]
 def load(m, label):
     p = os.path.join(out, f"{m}.{label}.json")
     return json.load(open(p)) if os.path.exists(p) else None
