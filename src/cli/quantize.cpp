@@ -21,6 +21,7 @@ struct QuantizeArgs {
 
 void run_quantize(QuantizeArgs& a) {
     Recipe r = a.recipe_text.empty() ? a.r : parse_recipe(a.recipe_text);
+    if (r.calib_file.empty()) r.calib_file = a.r.calib_file;  // --calib also serves a --recipe
     if (!a.r.rotation_file.empty()) {
         r.rotate = "file";
         r.rotation_file = a.r.rotation_file;
