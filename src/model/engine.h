@@ -35,6 +35,10 @@ struct BlockContext {
     }
 };
 
+// Shared tail of every family's attention: the KV policy on the n new cache rows (already written, keys
+// rotated), causal attention over the cache, o_proj, and the residual add into x. q is in ctx.s.q.
+void attend_and_project(const Layer& l, float* x, BlockContext& ctx);
+
 // x: the residual stream [n x hidden], updated in place.
 void llama_block(const Layer& l, float* x, BlockContext& ctx);
 void opt_block(const Layer& l, float* x, BlockContext& ctx);

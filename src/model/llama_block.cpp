@@ -4,7 +4,6 @@
 //   x' = h + down(silu(gate(n2)) * up(n2))               n2 = rmsnorm(h)
 #include <cstring>
 
-#include "model/attention.h"
 #include "model/engine.h"
 #include "model/fp_rows.h"
 #include "transform/dfrot.h"
@@ -37,15 +36,7 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
         fwht_rows(s.q.data(), n * c.n_heads, hd);
         fwht_rows(k_rows, n * c.n_kv_heads, hd);
     }
-    if (ctx.cache.policy) {
-        ctx.cache.policy->on_write(k_rows, n, c.n_kv_heads, hd, true);
-        ctx.cache.policy->on_write(v_rows, n, c.n_kv_heads, hd, false);
-    }
-    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.cache_layer, 0), ctx.cache.v(ctx.cache_layer, 0), c.n_heads,
-                     c.n_kv_heads, hd, s.attn.data(), s.scores);
-    ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
-    l.o->forward(s.attn.data(), n, s.tmp.data());
-    add_rows(x, s.tmp.data(), nh);
+    attend_and_project(l, x, ctx);
 
     ctx.observe(Tap::MlpResidual, x, c.hidden);
     rms_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());

@@ -4,7 +4,6 @@
 //   h = LN1(x + out_proj(attn(x)));             x' = LN2(h + fc2(relu(fc1(h))))
 #include <cstring>
 
-#include "model/attention.h"
 #include "model/engine.h"
 #include "model/fp_rows.h"
 #include "transform/dfrot.h"
@@ -15,7 +14,7 @@ namespace tameq {
 void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     const ModelConfig& c = ctx.cfg;
     Scratch& s = ctx.s;
-    const int n = ctx.n, hd = c.head_dim;
+    const int n = ctx.n;
     const size_t nh = size_t(n) * c.hidden;
     const bool pre = c.pre_layer_norm;
 
@@ -36,15 +35,7 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     float* v_rows = ctx.cache.v(ctx.cache_layer, ctx.pos0);
     l.k->forward(attn_in, n, k_rows);
     l.v->forward(attn_in, n, v_rows);
-    if (ctx.cache.policy) {
-        ctx.cache.policy->on_write(k_rows, n, c.n_kv_heads, hd, true);
-        ctx.cache.policy->on_write(v_rows, n, c.n_kv_heads, hd, false);
-    }
-    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.cache_layer, 0), ctx.cache.v(ctx.cache_layer, 0), c.n_heads,
-                     c.n_kv_heads, hd, s.attn.data(), s.scores);
-    ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
-    l.o->forward(s.attn.data(), n, s.tmp.data());
-    add_rows(x, s.tmp.data(), nh);
+    attend_and_project(l, x, ctx);
     if (!pre) {
         layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.tmp.data());
         std::memcpy(x, s.tmp.data(), nh * 4);
