@@ -126,6 +126,9 @@ TEST(Rotation, CheckOrthogonalRejectsBadMatrices) {
     EXPECT_NE(error_of([&] { check_orthogonal(r, n, "my.safetensors"); })
                   .find("rotation: my.safetensors: the 32x32 matrix is not orthogonal"),
               std::string::npos);
+    auto with_nan = random_orthogonal(n, 1);
+    with_nan[n + 3] = std::nanf("");
+    EXPECT_NE(error_of([&] { check_orthogonal(with_nan, n, "nan"); }).find("max |R·Rᵀ - I| = nan"), std::string::npos);
     EXPECT_EQ(error_of([&] { check_orthogonal(std::vector<float>(10), n, "x"); }),
               "rotation: x: expected a 32x32 matrix (1024 values), got 10 values");
 }

@@ -72,8 +72,15 @@ double check_orthogonal(const std::vector<float>& R, int n, const std::string& s
     std::vector<float> g(size_t(n) * n);
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, n, 1.0f, R.data(), n, 0.0f, g.data(), n);
     double worst = 0.0;
-    for (int i = 0; i < n; i++)
-        for (int j = i; j < n; j++) worst = std::max(worst, std::fabs(double(g[size_t(i) * n + j]) - (i == j)));
+    bool nan = false;  // std::max would drop a NaN
+    for (int i = 0; i < n; i++) {
+        for (int j = i; j < n; j++) {
+            const double d = std::fabs(double(g[size_t(i) * n + j]) - (i == j));
+            nan = nan || std::isnan(d);
+            worst = std::max(worst, d);
+        }
+    }
+    if (nan) worst = std::nan("");
     if (!(worst <= 1e-4))
         fail("rotation", "{}: the {}x{} matrix is not orthogonal: max |R·Rᵀ - I| = {:.3g} (limit 1e-4)", source, n, n,
              worst);
