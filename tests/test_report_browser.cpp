@@ -2,6 +2,7 @@
 // one chart per section, no console errors; screenshots kept under build/report-screens/ for CI artifacts.
 // Also what the inspect page of gut-llama-27m shows: the BOS token is massive, and how its 4-bit per-token
 // error fares under no rotation, RO, RH and DFRot.
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -58,11 +59,23 @@ TEST(ReportBrowser, InspectGutLlamaShowsTheMassiveBosAndRoAgainstRh) {
     EXPECT_TRUE(listed);
     // Its 4-bit per-token error. DFRot's Figure 2 (LLaMA2-7B) has RO far above RH on massive tokens because
     // there they are 1–2-sparse and H flattens them onto the grid. Here the BOS row carries four unequal
-    // channels (≈ −159, 141, −109, −95), which H maps to 16 distinct levels: RH gains nothing over RO on it
-    // (measured 2.75 vs 2.75, asymmetric 4-bit), while DFRot's refinement, weighting those rows by γ, cuts the
+    // channels (≈ −159, 141, −109, −95) holding ~41% of its energy, the rest spread wide: RH gains nothing over RO
+    // on the whole row (measured 2.75 vs 2.75, asymmetric 4-bit), while DFRot's refinement, weighting those rows by γ, cuts the
     // error about 3×. The synthetic 1-sparse case in test_report_cli shows the RH-over-RO gap.
     const json& e = b["error_when_massive"];
     EXPECT_NEAR(e["ro"].get<double>(), e["rh"].get<double>(), 0.1 * e["rh"].get<double>()) << e.dump();
+    // The same BOS rows cut to their k largest channels (same norm) show where the gap comes from: 1-sparse, RH
+    // maps the row to ±c (off the asymmetric grid by exactly half a step: error 0.0667·√512 = 1.508) and RO
+    // leaves 2.77; the gap fades as k grows, and the whole row (k = 512) is the real token above.
+    const json& sp = b["sparsity"];
+    ASSERT_EQ(sp["k"].front(), 1);
+    ASSERT_EQ(sp["k"].back(), 512);
+    EXPECT_NEAR(sp["rh"][0].get<double>(), 2.0 / 15 / 2 * std::sqrt(512.0), 0.01) << sp.dump();
+    EXPECT_LT(sp["rh"][0].get<double>(), 0.6 * sp["ro"][0].get<double>()) << sp.dump();
+    EXPECT_LT(sp["rh"][2].get<double>(), 0.9 * sp["ro"][2].get<double>()) << sp.dump();  // k = 4
+    EXPECT_NEAR(sp["rh"].back().get<double>(), e["rh"].get<double>(), 1e-3 * e["rh"].get<double>());
+    EXPECT_NEAR(sp["ro"].back().get<double>(), e["ro"].get<double>(), 1e-3 * e["ro"].get<double>());
+    EXPECT_NEAR(sp["none"].back().get<double>(), e["none"].get<double>(), 1e-3 * e["none"].get<double>());
     EXPECT_LT(e["dfrot"].get<double>(), 0.5 * e["rh"].get<double>()) << e.dump();
     EXPECT_GT(e["none"].get<double>(), 2.0 * e["rh"].get<double>()) << e.dump();
     // Ordinary tokens: RO and RH alike, both far better than no rotation.

@@ -73,6 +73,10 @@ TEST_F(ReportCli, InspectFindsTheMassiveBosAndRotationsTreatItAsExpected) {
     const json& e = r["bos"]["error_when_massive"];
     EXPECT_GT(e["ro"].get<double>(), 5 * e["rh"].get<double>()) << e.dump();
     EXPECT_LT(e["none"].get<double>(), e["ro"].get<double>()) << e.dump();
+    // Cut to its top channel the row is unchanged (1-sparse already), and on the symmetric grid RH holds it exactly.
+    const json& sp = r["bos"]["sparsity"];
+    EXPECT_LT(sp["rh"][0].get<double>(), 1e-3) << sp.dump();
+    EXPECT_GT(sp["ro"][0].get<double>(), 5 * e["rh"].get<double>()) << sp.dump();
     // Synthetic weights are Gaussian: kurtosis ≈ 3 before and after any rotation.
     const json& wk = r["layers"][1]["weights_kurtosis"]["qkv"];
     EXPECT_NEAR(wk["none"].get<double>(), 3.0, 0.3);

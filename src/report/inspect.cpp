@@ -221,6 +221,57 @@ struct ErrorStats {
     }
 };
 
+// Why RH beats RO only on nearly sparse massive tokens: the BOS row cut to its k largest channels (rescaled
+// to its own norm, so only the sparsity changes) and its per-token error under no rotation, RO and RH, summed
+// over the checks where BOS is massive. k = 1 is the paper's LLaMA case (H maps it to a flat ±c row, which the
+// grid holds exactly); the last k is the whole row, the real token.
+struct SparsitySweep {
+    std::vector<int> k;
+    std::array<std::vector<double>, 3> sum;  // none, RO, RH
+    int n = 0;
+
+    void add(const float* row, int dim, const std::vector<float>& ro, const std::vector<float>& rh, const QuantSpec& act) {
+        if (k.empty()) {
+            for (int v = 1; v < dim; v *= 2) k.push_back(v);
+            k.push_back(dim);
+            for (auto& s : sum) s.assign(k.size(), 0.0);
+        }
+        std::vector<int> order(static_cast<size_t>(dim));
+        for (int j = 0; j < dim; ++j) order[size_t(j)] = j;
+        std::sort(order.begin(), order.end(), [&](int a, int b) { return std::fabs(row[a]) > std::fabs(row[b]); });
+        double norm = 0;
+        for (int j = 0; j < dim; ++j) norm += double(row[j]) * row[j];
+        std::vector<float> cut(static_cast<size_t>(dim)), y(static_cast<size_t>(dim));
+        for (size_t i = 0; i < k.size(); ++i) {
+            std::fill(cut.begin(), cut.end(), 0.0f);
+            double kept = 0;
+            for (int t = 0; t < k[i]; ++t) {
+                const int j = order[size_t(t)];
+                cut[size_t(j)] = row[j];
+                kept += double(row[j]) * row[j];
+            }
+            const float scale = kept > 0 ? float(std::sqrt(norm / kept)) : 0.0f;
+            for (auto& v : cut) v *= scale;
+            sum[0][i] += std::sqrt(per_token_quant_error(cut.data(), 1, dim, nullptr, act)[0]);
+            for (int r = 0; r < 2; ++r) {
+                matmul(cut.data(), 1, dim, (r == 0 ? ro : rh).data(), dim, y.data());
+                sum[size_t(r) + 1][i] += std::sqrt(per_token_quant_error(y.data(), 1, dim, nullptr, act)[0]);
+            }
+        }
+        ++n;
+    }
+
+    json to_json() const {
+        json j = {{"checks", n}, {"k", k}};
+        for (size_t r = 0; r < 3; ++r) {
+            json m = json::array();
+            for (double v : sum[r]) m.push_back(n ? json(round4(v / n)) : json(nullptr));
+            j[kRotations[r]] = m;
+        }
+        return j;
+    }
+};
+
 // Everything inspect keeps for the layer running now; turned into JSON and dropped when it ends.
 class InspectTap : public BlockTap {
 public:
@@ -276,6 +327,7 @@ public:
     int bos_checks = 0, bos_marked = 0;
     double bos_max_ratio = 0;
     std::array<ErrorStats::Sum, 4> bos_error;  // over the residual taps where the BOS row is massive
+    SparsitySweep bos_sparsity;
 
 private:
     void on_residual(int layer, Tap where, const float* x, int n, int dim, int window) {
@@ -322,6 +374,7 @@ private:
         }
         ++bos_checks;
         bos_marked += marks[0];
+        if (marks[0]) bos_sparsity.add(xn.data(), dim, r1_[0], r1_[1], act_);
         bos_max_ratio = std::max(bos_max_ratio, double(absmax[first]) / std::max(median, 1e-30f));
     }
 
@@ -497,7 +550,8 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
             {"ctx", ctx}, {"tokens", tokens}, {"bits", opt.bits}, {"symmetric", opt.symmetric}, {"seed", opt.seed}, {"massive_ratio", opt.massive_ratio},
             {"dfrot", dfrot}, {"layers", layers},
             {"bos", {{"token_id", cfg.bos_id}, {"checks", tap.bos_checks}, {"marked_massive", tap.bos_marked},
-                     {"max_ratio", round4(tap.bos_max_ratio)}, {"error_when_massive", bos_error}}}};
+                     {"max_ratio", round4(tap.bos_max_ratio)}, {"error_when_massive", bos_error},
+                     {"sparsity", tap.bos_sparsity.to_json()}}}};
 }
 
 }  // namespace tameq
