@@ -13,6 +13,7 @@ OUT=${OUT:-build/results-outliertune}
 CALIB=$SHARED/data/gutenberg/calib.txt
 EVAL=$SHARED/data/gutenberg/eval.txt
 MODELS=${MODELS:-"gut-opt-24m gut-llama-27m"}
+BITS=${BITS:-"w=8,a=8 w=6,a=6 w=4,a=8"}  # e.g. BITS="w=4,a=8" runs only those rows
 mkdir -p "$OUT"
 
 run() {  # model label recipe
@@ -31,14 +32,15 @@ run() {  # model label recipe
 # (W8A8 OutlierTune against FP, W6A6 OutlierTune against SmoothQuant) with the RTN baseline, then the rest.
 for m in $MODELS; do run "$m" fp ""; done
 for m in $MODELS; do
-    for bits in "w=8,a=8" "w=6,a=6"; do
+    for bits in $BITS; do
+        [ "$bits" = "w=4,a=8" ] && continue
         tag=$(echo "$bits" | tr -d '=,')
         run "$m" "$tag.ot" "method=outliertune,$bits,a-sym=true"
         run "$m" "$tag.sq05" "method=smoothquant,alpha=0.5,$bits,a-sym=true"
         run "$m" "$tag.rtn" "method=rtn,$bits,a-sym=true"
     done
 done
-for bits in "w=8,a=8" "w=6,a=6" "w=4,a=8"; do
+for bits in $BITS; do
     tag=$(echo "$bits" | tr -d '=,')
     for m in $MODELS; do
         run "$m" "$tag.ot" "method=outliertune,$bits,a-sym=true"
