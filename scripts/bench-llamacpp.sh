@@ -6,7 +6,7 @@
 # configuration, so peak RSS is its own) and bench/llamacpp/bench.mjs; prints one table with ratios to our FP32.
 # On gut-llama-27m it first checks the export: llama.cpp's greedy continuation of the F32 GGUF must equal ours.
 # Needs: scripts/build.sh (Release build/), scripts/install-llamacpp.sh. Env: THREADS (2), PROMPT (512), GEN (128),
-# SYNTH_LAYERS (2), WORK (/tmp/tameq-e2e: models, GGUF files, JSON results).
+# SYNTH_LAYERS (2), WORK (/tmp/tameq-e2e: models, GGUF files, JSON results in res-tTHREADS/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -15,7 +15,8 @@ WORK=${WORK:-/tmp/tameq-e2e}
 shared=${TAMEQ_SHARED_DIR:-$root/../shared}
 [ -x build/tameq ] && [ -x build/tameq_bench ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
 [ -d build/llamacpp/node_modules/node-llama-cpp ] || { echo "install llama.cpp first: scripts/install-llamacpp.sh" >&2; exit 1; }
-mkdir -p "$WORK/bin" "$WORK/res"
+res=$WORK/res-t$THREADS
+mkdir -p "$WORK/bin" "$res"
 # Copies, so a rebuild during the run does not change what is timed.
 cp build/tameq build/tameq_bench "$WORK/bin/"
 tameq=$WORK/bin/tameq
@@ -54,13 +55,13 @@ run_one() {  # name src
     for cfg in fp32 w8a8 w4a8 w4a4; do
         local dir=$src; [ $cfg == fp32 ] || dir=$WORK/$name-$cfg
         TAMEQ_E2E_MODELS="$cfg=$dir" TAMEQ_E2E_PROMPT=$PROMPT TAMEQ_E2E_GEN=$GEN nice -n 10 "$WORK/bin/tameq_bench" \
-            --benchmark_filter=E2E --benchmark_format=json --benchmark_out="$WORK/res/$name-tameq-$cfg.json" >/dev/null
+            --benchmark_filter=E2E --benchmark_format=json --benchmark_out="$res/$name-tameq-$cfg.json" >/dev/null
     done
     for t in f32 q8_0 q4_0; do
         nice -n 10 node bench/llamacpp/bench.mjs --model "$WORK/$name-$t.gguf" --prompt "$PROMPT" --gen "$GEN" \
-            --threads "$THREADS" > "$WORK/res/$name-llamacpp-$t.json"
+            --threads "$THREADS" > "$res/$name-llamacpp-$t.json"
     done
-    node bench/llamacpp/table.mjs "$WORK/res" "$name"
+    node bench/llamacpp/table.mjs "$res" "$name"
 }
 
 echo "$(date -u '+%F %T UTC') | $(lscpu | grep 'Model name' | sed 's/Model name: *//') | threads $THREADS | prompt $PROMPT, decode $GEN | $(uptime | sed 's/.*load/load/')"

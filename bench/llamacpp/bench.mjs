@@ -1,6 +1,6 @@
 // llama.cpp (prebuilt, through node-llama-cpp) on a GGUF file: prefill and decode tokens/s and peak RSS,
 // with the same protocol as bench/bench_e2e.cpp (random token ids, CPU only, fixed thread count).
-//   node bench.mjs --model F.gguf --vocab V [--prompt 512] [--gen 128] [--threads 2] [--reps 3]
+//   node bench.mjs --model F.gguf [--vocab V] [--prompt 512] [--gen 128] [--threads 2] [--reps 3]
 //   node bench.mjs --model F.gguf --greedy "text" [--gen 32]   (greedy continuation, for correctness checks)
 // Prints one JSON line. node-llama-cpp comes from build/llamacpp/ (scripts/install-llamacpp.sh) or $LLAMACPP_DIR.
 import { parseArgs } from "node:util";
@@ -48,7 +48,7 @@ if (a.greedy !== undefined) {
 // A fixed pseudo-random prompt (ids past the 4 specials), the same on every run.
 let s = 12345;
 const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0);
-const vocab = Number(a.vocab) || model.fileInsights.vocabularySize || 32000;
+const vocab = Number(a.vocab) || model.fileInfo.metadata.llama.vocab_size;
 const tokens = Array.from({ length: nPrompt }, () => 4 + (rand() % (vocab - 4)));
 
 let bestPrefill = Infinity, bestDecode = Infinity;

@@ -21,7 +21,7 @@ const byCfg = Object.fromEntries(rows.map((r) => [r.cfg, r]));
 // Each quantized tameq recipe against the llama.cpp type of the same weight width.
 const peer = { fp32: "f32", w8a8: "q8_0", w4a8: "q4_0", w4a4: "q4_0" };
 const f = (x, d = 1) => x.toFixed(d).padStart(9);
-console.log(`\n${name}`);
+console.log(`\n${name} (${path.basename(dir)})`);
 console.log("engine     config  prefill tok/s  x fp32   decode tok/s  x fp32  peak RSS MB   prefill vs llama.cpp  decode vs llama.cpp");
 for (const r of rows) {
     const p = r.engine === "tameq" ? byCfg[peer[r.cfg]] : null;
