@@ -1,0 +1,149 @@
+// tameq export-gguf MODEL -o F.gguf --type f32|f16|q8_0|q4_0: a Llama-family FP checkpoint as a GGUF file
+// that llama.cpp loads (arch "llama"), so both engines can be timed on the same weights.
+#include <filesystem>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "io/gguf_writer.h"
+#include "io/quantized_format.h"
+#include "model/model.h"
+
+namespace tameq::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ExportArgs {
+    std::string model, output, type = "q8_0";
+};
+
+// Hugging Face Llama applies RoPE to the halves (i, i + d/2) of each head; llama.cpp's "llama" rotates
+// adjacent pairs (2i, 2i + 1). Reordering q/k rows head by head (row i → 2i, i + d/2 → 2i + 1) makes the
+// two the same, and qkᵀ is unchanged because q and k move together.
+std::vector<float> interleave_rope_rows(const std::vector<float>& w, int n_heads, int head_dim, int cols) {
+    std::vector<float> out(w.size());
+    const int half = head_dim / 2;
+    for (int h = 0; h < n_heads; ++h)
+        for (int i = 0; i < half; ++i)
+            for (int j = 0; j < 2; ++j) {
+                const float* src = w.data() + (size_t(h) * head_dim + size_t(j) * half + i) * cols;
+                std::copy(src, src + cols, out.data() + (size_t(h) * head_dim + 2 * size_t(i) + j) * cols);
+            }
+    return out;
+}
+
+// llama.cpp's "gpt2" vocabulary: byte-level BPE tokens and merges from tokenizer.json. Ids the tokenizer
+// lacks (models whose embedding has more rows) get unique placeholder names, marked unused.
+void add_bpe_tokenizer(gguf::Writer& w, const std::string& dir, const ModelConfig& c) {
+    const std::string path = dir + "/tokenizer.json";
+    std::ifstream in(path);
+    if (!in) fail(path, "export-gguf needs the model's tokenizer.json");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, "not valid JSON: {}", e.what());
+    }
+    const auto& model = j.at("model");
+    if (model.value("type", "") != "BPE") fail(path, "only byte-level BPE tokenizers are exported (got '{}')", model.value("type", ""));
+    enum : int32_t { kNormal = 1, kControl = 3, kUnused = 5 };
+    std::vector<std::string> tokens(size_t(c.vocab));
+    std::vector<int32_t> types(size_t(c.vocab), kUnused);
+    auto set = [&](const std::string& s, int64_t id, int32_t type) {
+        if (id < 0 || id >= c.vocab) fail(path, "token '{}' has id {} outside the model's vocabulary of {}", s, id, c.vocab);
+        tokens[size_t(id)] = s;
+        types[size_t(id)] = type;
+    };
+    for (const auto& [s, id] : model.at("vocab").items()) set(s, id.get<int64_t>(), kNormal);
+    for (const auto& t : j.value("added_tokens", nlohmann::json::array()))
+        set(t.at("content").get<std::string>(), t.at("id").get<int64_t>(), t.value("special", false) ? kControl : kNormal);
+    for (size_t i = 0; i < tokens.size(); ++i)
+        if (types[i] == kUnused) tokens[i] = fmt::format("[tameq_unused_{}]", i);
+    std::vector<std::string> merges;
+    for (const auto& m : model.at("merges"))  // "a b" (older files) or ["a", "b"]
+        merges.push_back(m.is_string() ? m.get<std::string>() : m.at(0).get<std::string>() + " " + m.at(1).get<std::string>());
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "gpt-2");
+    w.add_strings("tokenizer.ggml.tokens", tokens);
+    w.add_i32s("tokenizer.ggml.token_type", types);
+    w.add_strings("tokenizer.ggml.merges", merges);
+    w.add_u32("tokenizer.ggml.bos_token_id", uint32_t(c.bos_id));
+    w.add_u32("tokenizer.ggml.eos_token_id", uint32_t(c.eos_id));
+    w.add_bool("tokenizer.ggml.add_bos_token", true);
+}
+
+void run_export(const ExportArgs& a) {
+    const gguf::TensorType type = gguf::parse_tensor_type(a.type);
+    if (!fs::is_directory(a.model)) fail(a.model, "export-gguf reads a Hugging Face directory");
+    if (is_quantized_dir(a.model)) fail(a.model, "is a tameq quantized directory; export-gguf takes an FP checkpoint");
+    const Model m = load_model(a.model);
+    const ModelConfig& c = m.cfg;
+    if (c.family != ArchFamily::Llama) fail(a.model, "export-gguf supports the Llama family only (got {})", c.architecture);
+    if (c.qkv_bias || c.o_bias || c.mlp_bias) fail(a.model, "llama.cpp's 'llama' architecture has no linear biases");
+    if (c.rope_scaling.type != "default") fail(a.model, "RoPE scaling '{}' is not exported", c.rope_scaling.type);
+
+    gguf::Writer w;
+    w.add_string("general.architecture", "llama");
+    w.add_string("general.name", fs::path(a.model).lexically_normal().filename().string());
+    w.add_u32("general.file_type", type == gguf::TensorType::F32 ? 0 : type == gguf::TensorType::F16 ? 1
+                                   : type == gguf::TensorType::Q4_0 ? 2 : 7);  // llama_ftype numbering
+    w.add_u32("llama.context_length", uint32_t(c.max_positions));
+    w.add_u32("llama.embedding_length", uint32_t(c.hidden));
+    w.add_u32("llama.block_count", uint32_t(c.n_layers));
+    w.add_u32("llama.feed_forward_length", uint32_t(c.intermediate));
+    w.add_u32("llama.attention.head_count", uint32_t(c.n_heads));
+    w.add_u32("llama.attention.head_count_kv", uint32_t(c.n_kv_heads));
+    w.add_u32("llama.attention.key_length", uint32_t(c.head_dim));
+    w.add_u32("llama.attention.value_length", uint32_t(c.head_dim));
+    w.add_u32("llama.rope.dimension_count", uint32_t(c.head_dim));
+    w.add_f32("llama.rope.freq_base", c.rope_theta);
+    w.add_f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
+    w.add_u32("llama.vocab_size", uint32_t(c.vocab));
+    add_bpe_tokenizer(w, a.model, c);
+
+    // Norms stay F32 (llama.cpp multiplies by them in F32); every matrix takes the requested type.
+    const uint64_t H = uint64_t(c.hidden), V = uint64_t(c.vocab), F = uint64_t(c.intermediate);
+    const uint64_t Q = uint64_t(c.n_heads) * uint64_t(c.head_dim), KV = uint64_t(c.n_kv_heads) * uint64_t(c.head_dim);
+    auto dense = [](const std::unique_ptr<Linear>& l) { return as_dense(*l).weight.data(); };
+    w.add_tensor("token_embd.weight", {V, H}, type, m.embed.data());
+    std::vector<std::vector<float>> permuted;  // q/k in llama.cpp's row order, alive until write()
+    permuted.reserve(2 * m.layers.size());
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+        const Layer& l = m.layers[i];
+        const std::string p = fmt::format("blk.{}.", i);
+        permuted.push_back(interleave_rope_rows(as_dense(*l.q).weight, c.n_heads, c.head_dim, c.hidden));
+        const float* q = permuted.back().data();
+        permuted.push_back(interleave_rope_rows(as_dense(*l.k).weight, c.n_kv_heads, c.head_dim, c.hidden));
+        const float* k = permuted.back().data();
+        w.add_tensor(p + "attn_norm.weight", {H}, gguf::TensorType::F32, l.attn_norm.weight.data());
+        w.add_tensor(p + "attn_q.weight", {Q, H}, type, q);
+        w.add_tensor(p + "attn_k.weight", {KV, H}, type, k);
+        w.add_tensor(p + "attn_v.weight", {KV, H}, type, dense(l.v));
+        w.add_tensor(p + "attn_output.weight", {H, Q}, type, dense(l.o));
+        w.add_tensor(p + "ffn_norm.weight", {H}, gguf::TensorType::F32, l.mlp_norm.weight.data());
+        w.add_tensor(p + "ffn_gate.weight", {F, H}, type, dense(l.gate));
+        w.add_tensor(p + "ffn_up.weight", {F, H}, type, dense(l.up));
+        w.add_tensor(p + "ffn_down.weight", {H, F}, type, dense(l.down));
+    }
+    w.add_tensor("output_norm.weight", {H}, gguf::TensorType::F32, m.final_norm.weight.data());
+    w.add_tensor("output.weight", {V, H}, type, dense(m.lm_head));
+    w.write(a.output);
+    fmt::print("wrote {} ({}, {} tensors, {:.1f} MB)\n", a.output, a.type, w.n_tensors(), double(fs::file_size(a.output)) / 1e6);
+}
+
+const CommandRegistrar reg([](CLI::App& app) {
+    auto args = std::make_shared<ExportArgs>();
+    CLI::App* cmd = app.add_subcommand("export-gguf", "Write a Llama-family FP checkpoint as GGUF for llama.cpp");
+    cmd->add_option("model", args->model, "Hugging Face directory (FP weights, byte-level BPE tokenizer.json)")->required();
+    cmd->add_option("-o,--output", args->output, "GGUF file to write")->required();
+    cmd->add_option("--type", args->type, "matrix storage: f32, f16, q8_0 or q4_0")->capture_default_str();
+    cmd->callback([args] { run_export(*args); });
+});
+
+}  // namespace
+}  // namespace tameq::cli
