@@ -112,8 +112,8 @@ TEST(KvCache, CodeCacheNeedsAnnouncedRows) {
 }
 
 TEST(KvCache, FusedHadamardQuantizeMatchesTheUnfusedOracle) {
-    // 1536 = 12·128: 42 rows per L2 block, so 100 rows cross two block boundaries.
-    const int m = 100, k = 1536, ldx = k + 3;
+    // 11008 = 172·64 (a Paley factor): 95 rows per block, so 200 rows cross two block boundaries.
+    const int m = 200, k = 11008, ldx = k + 3;
     auto x = test::random_floats(size_t(m) * ldx, -2.0f, 3.0f, 5);
     std::vector<float> rotated(size_t(m) * k);
     for (int i = 0; i < m; ++i) std::memcpy(&rotated[size_t(i) * k], &x[size_t(i) * ldx], sizeof(float) * k);
