@@ -7,12 +7,9 @@ void attend_and_project(const Layer& l, float* x, BlockContext& ctx) {
     const ModelConfig& c = ctx.cfg;
     Scratch& s = ctx.s;
     const int n = ctx.n, hd = c.head_dim;
-    if (ctx.cache.policy) {
-        ctx.cache.policy->on_write(ctx.cache.k(ctx.cache_layer, ctx.pos0), n, c.n_kv_heads, hd, true);
-        ctx.cache.policy->on_write(ctx.cache.v(ctx.cache_layer, ctx.pos0), n, c.n_kv_heads, hd, false);
-    }
-    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.k(ctx.cache_layer, 0), ctx.cache.v(ctx.cache_layer, 0), c.n_heads,
-                     c.n_kv_heads, hd, s.attn.data(), s.scores);
+    ctx.cache.commit(ctx.cache_layer, ctx.pos0, n);
+    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.keys(ctx.cache_layer), ctx.cache.values(ctx.cache_layer),
+                     c.n_heads, c.n_kv_heads, hd, s.attn.data(), s.scores);
     ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
     l.o->forward(s.attn.data(), n, s.tmp.data());
     add_rows(x, s.tmp.data(), size_t(n) * c.hidden);

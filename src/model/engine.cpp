@@ -43,8 +43,7 @@ Engine::Engine(const Model& model, int max_ctx) : model_(model) {
     if (max_ctx > c.max_positions && c.family == ArchFamily::OPT)
         fail(model.source, "context {} exceeds the {} learned positions", max_ctx, c.max_positions);
     if (c.family == ArchFamily::Llama) rope_ = RopeTable(c, max_ctx);
-    cache_ = KvCache(c.n_layers, max_ctx, c.n_kv_heads * c.head_dim);
-    cache_.policy = model.kv_policy.get();
+    cache_ = KvCache(c.n_layers, max_ctx, c.n_kv_heads, c.head_dim, model.kv_policy.get());
 }
 
 void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) {
@@ -75,6 +74,7 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     x_.resize(size_t(n) * c.hidden);
     scratch_.ensure(c, n);
     embed_tokens(model_, tokens, n, pos_, x_.data());
+    cache_.begin_write(pos_, n);
     for (int l = 0; l < c.n_layers; ++l) {
         BlockContext ctx{c, rope_, cache_, scratch_, l, l, pos_, n, model_.had_down, model_.had_qk, tap, model_.keep_massive_fp};
         if (c.family == ArchFamily::Llama) llama_block(model_.layers[size_t(l)], x_.data(), ctx);

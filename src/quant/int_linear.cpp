@@ -1,5 +1,6 @@
 #include "quant/int_linear.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/gemm.h"
+#include "transform/hadamard.h"
 
 namespace tameq {
 
@@ -54,7 +56,10 @@ void IntLinear::forward(const float* x, int n, float* y) const {
     codes_.assign(size_t(n) * ld, 0);  // padding columns meet zero weights, so their codes never count
     scale_a_.resize(size_t(n));
     zero_a_.resize(size_t(n));
-    if (act_.mode == ActQuant::Mode::PerToken) {
+    if (act_.mode == ActQuant::Mode::PerToken && hadamard_input_) {
+        kern::hadamard_quantize_rows_u8(x, n, in, in, act_.spec.bits, act_.spec.symmetric, codes_.data(), ld,
+                                        scale_a_.data(), zero_a_.data());
+    } else if (act_.mode == ActQuant::Mode::PerToken) {
         kern::quantize_rows_u8(x, n, in, in, act_.spec.bits, act_.spec.symmetric, codes_.data(), ld, scale_a_.data(),
                                zero_a_.data());
     } else {
@@ -72,8 +77,13 @@ void IntLinear::forward(const float* x, int n, float* y) const {
     else kern::gemm_u8_f32(codes_.data(), n, ld, w_, dq, y, out_features());
 }
 
+bool IntLinear::accepts_input_hadamard() const {
+    return act_.mode == ActQuant::Mode::PerToken && hadamard_size_supported(in_features());
+}
+
 std::string IntLinear::kind() const {
-    return fmt::format("integer W{}A{} ({})", wbits_, act_.spec.bits, kern::path_name(kern::active_path()));
+    return fmt::format("integer W{}A{}{} ({})", wbits_, act_.spec.bits, hadamard_input_ ? " + fused Hadamard" : "",
+                       kern::path_name(kern::active_path()));
 }
 
 IntegerReport use_integer_kernels(Model& m) {
@@ -91,6 +101,24 @@ IntegerReport use_integer_kernels(Model& m) {
                 if (report.simulated++ == 0) report.first_reason = why;
             }
         }
+    if (m.had_down) {
+        // R4 moves into the down linears only if every one of them can take it: had_down is model-wide.
+        std::vector<IntLinear*> downs;
+        for (Layer& l : m.layers)
+            if (auto* il = dynamic_cast<IntLinear*>((l.down ? l.down : l.fc2).get())) downs.push_back(il);
+        if (downs.size() == m.layers.size() &&
+            std::all_of(downs.begin(), downs.end(), [](const IntLinear* il) { return il->accepts_input_hadamard(); })) {
+            for (IntLinear* il : downs) il->fuse_input_hadamard();
+            m.had_down = false;
+            report.fused_hadamard = true;
+        }
+    }
+    if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get());
+        kv && !kv->spec().symmetric && kv->spec().granularity == Granularity::PerRow && !kv->spec().mse_search &&
+        m.cfg.head_dim % 2 == 0) {
+        m.kv_policy = std::make_shared<FakeQuantKv>(kv->spec(), true);
+        report.kv_codes = true;
+    }
     return report;
 }
 

@@ -21,6 +21,12 @@ public:
 
     void forward(const float* x, int n, float* y) const override;
     std::string kind() const override;
+    // Whether forward can apply the online Walsh–Hadamard transform (QuaRot's R4) to its input, fused with
+    // the per-token quantization: the input is quantized per token and its width has a fast transform.
+    bool accepts_input_hadamard() const;
+    void fuse_input_hadamard() { hadamard_input_ = accepts_input_hadamard(); }
+    // Resident bytes: packed weights, their scales and the bias.
+    size_t weight_bytes() const { return w_.bytes() + (scale_w_.size() + bias_.size()) * sizeof(float); }
 
 private:
     IntLinear(int in, int out) : Linear(in, out) {}
@@ -29,6 +35,7 @@ private:
     std::vector<float> bias_;
     ActQuant act_;
     int wbits_ = 8;
+    bool hadamard_input_ = false;
     mutable std::vector<uint8_t> codes_;
     mutable std::vector<float> scale_a_;
     mutable std::vector<int32_t> zero_a_;
@@ -37,9 +44,13 @@ private:
 struct IntegerReport {
     int integer = 0, simulated = 0;
     std::string first_reason;  // why the first simulated layer stayed simulated
+    bool fused_hadamard = false;  // R4 runs inside every down_proj
+    bool kv_codes = false;        // the KV cache stores codes
 };
 
-// Replaces every simulated linear of the model's blocks that an integer kernel can run.
+// Replaces every simulated linear of the model's blocks that an integer kernel can run; moves the online
+// Hadamard before down_proj into the down linears when all of them are integer; makes a quantized KV
+// cache store codes.
 IntegerReport use_integer_kernels(Model& m);
 
 }  // namespace tameq

@@ -66,15 +66,18 @@ private:
     mutable std::vector<float> buf_;
 };
 
-// Per (token, head) asymmetric fake quantization of the KV cache, as QuaRot does.
+// Per (token, head) asymmetric fake quantization of the KV cache, as QuaRot does. With `store_codes` the
+// engine's cache keeps the codes themselves (integer engine) instead of fake-quantized FP32 rows.
 class FakeQuantKv : public KvPolicy {
 public:
-    explicit FakeQuantKv(QuantSpec spec) : spec_(spec) {}
+    explicit FakeQuantKv(QuantSpec spec, bool store_codes = false) : spec_(spec), store_codes_(store_codes) {}
     void on_write(float* rows, int n, int n_kv_heads, int head_dim, bool is_key) const override;
+    const QuantSpec* stored_codes() const override { return store_codes_ ? &spec_ : nullptr; }
     const QuantSpec& spec() const { return spec_; }
 
 private:
     QuantSpec spec_;
+    bool store_codes_;
 };
 
 }  // namespace tameq

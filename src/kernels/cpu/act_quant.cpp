@@ -1,5 +1,6 @@
 #include "kernels/cpu/act_quant.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -40,10 +41,21 @@ void quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symm
 
 void hadamard_quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symmetric, uint8_t* q, int ldq,
                                float* scale, int32_t* zero) {
-    std::vector<float> rotated(static_cast<size_t>(m) * k);
-    for (int i = 0; i < m; ++i) std::memcpy(&rotated[static_cast<size_t>(i) * k], x + static_cast<size_t>(i) * ldx, sizeof(float) * k);
-    fwht_rows(rotated.data(), m, k);
-    quantize_rows_u8(rotated.data(), m, k, k, bits, symmetric, q, ldq, scale, zero);
+    // Fused: rows go through a cache-sized block (transform in place there, then straight to codes), so the
+    // [m x k] input is read once and no transformed copy of it is written back to memory. The block is
+    // fwht_rows' own sgemm chunk (4 MiB): smaller blocks cost more in sgemm calls than they save in traffic.
+    if (m < 0 || k <= 0 || ldx < k || ldq < k) fail("kernels", "hadamard_quantize_rows_u8: bad shape [{} x {}]", m, k);
+    const int block = std::max(1, (1 << 20) / k);
+    thread_local std::vector<float> buf;
+    buf.resize(static_cast<size_t>(std::min(block, std::max(m, 1))) * k);
+    for (int r0 = 0; r0 < m; r0 += block) {
+        const int nr = std::min(block, m - r0);
+        for (int i = 0; i < nr; ++i)
+            std::memcpy(&buf[static_cast<size_t>(i) * k], x + static_cast<size_t>(r0 + i) * ldx, sizeof(float) * k);
+        fwht_rows(buf.data(), nr, k);
+        quantize_rows_u8(buf.data(), nr, k, k, bits, symmetric, q + static_cast<size_t>(r0) * ldq, ldq, scale + r0,
+                         zero + r0);
+    }
 }
 
 }  // namespace tameq::kern

@@ -14,7 +14,7 @@ void quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symm
                       float* scale, int32_t* zero);
 
 // The same after the orthonormal Walsh–Hadamard transform of each row (transform/hadamard.h
-// fwht_rows, so k must be a supported size); x is left unchanged.
+// fwht_rows, so k must be a supported size), fused: one pass over x, which is left unchanged.
 void hadamard_quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symmetric, uint8_t* q, int ldq,
                                float* scale, int32_t* zero);
 
