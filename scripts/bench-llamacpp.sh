@@ -6,11 +6,11 @@
 # configuration, so peak RSS is its own) and bench/llamacpp/bench.mjs; prints one table with ratios to our FP32.
 # On gut-llama-27m it first checks the export: llama.cpp's greedy continuation of the F32 GGUF must equal ours.
 # Needs: scripts/build.sh (Release build/), scripts/install-llamacpp.sh. Env: THREADS (2), PROMPT (512), GEN (128),
-# SYNTH_LAYERS (2), WORK (/tmp/tameq-e2e: models, GGUF files, JSON results in res-tTHREADS/).
+# SYNTH_LAYERS (2), REPS (3: llama.cpp runs, best kept), WORK (/tmp/tameq-e2e: models, GGUF files, JSON results in res-tTHREADS/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-THREADS=${THREADS:-2} PROMPT=${PROMPT:-512} GEN=${GEN:-128} SYNTH_LAYERS=${SYNTH_LAYERS:-2}
+THREADS=${THREADS:-2} PROMPT=${PROMPT:-512} GEN=${GEN:-128} SYNTH_LAYERS=${SYNTH_LAYERS:-2} REPS=${REPS:-3}
 WORK=${WORK:-/tmp/tameq-e2e}
 shared=${TAMEQ_SHARED_DIR:-$root/../shared}
 [ -x build/tameq ] && [ -x build/tameq_bench ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
@@ -59,7 +59,7 @@ run_one() {  # name src
     done
     for t in f32 q8_0 q4_0; do
         nice -n 10 node bench/llamacpp/bench.mjs --model "$WORK/$name-$t.gguf" --prompt "$PROMPT" --gen "$GEN" \
-            --threads "$THREADS" > "$res/$name-llamacpp-$t.json"
+            --threads "$THREADS" --reps "$REPS" > "$res/$name-llamacpp-$t.json"
     done
     node bench/llamacpp/table.mjs "$res" "$name"
 }
