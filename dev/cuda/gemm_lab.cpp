@@ -6,7 +6,8 @@
 //     and our mma s8 against cuBLASLt on every element (bit-exact);
 //   - every bf16 epilogue (fused, and cuBLASLt + dequant pass) against dequant_bf16_ref of the exact
 //     accumulators on every element (bit-exact);
-//   - cuBLAS BF16 against the oracle rows (relative error, information only).
+//   - cuBLAS BF16 against the oracle rows (relative error, information only);
+//   - the lab-only v2 (wgmma) against cuBLASLt and the oracle epilogue on every element, where k % 128 == 0.
 // Timing: CUDA events around each call, 3 warm-ups, median of `reps`.
 #include <algorithm>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "cuda/blas.h"
 #include "cuda/gemm_int8.h"
 #include "cuda/gemm_ref.h"
+#include "v2_wgmma.h"
 
 using namespace tameq;
 using namespace tameq::cuda;
@@ -54,7 +56,9 @@ template <typename T>
 struct DeviceBuffer {
     T* ptr = nullptr;
     size_t count = 0;
-    explicit DeviceBuffer(size_t n) : count(n) { check(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(T)), "cudaMalloc"); }
+    explicit DeviceBuffer(size_t n) : count(n) {
+        check(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(T)), "cudaMalloc");
+    }
     DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
         check(cudaMemcpy(ptr, host.data(), count * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
     }
@@ -163,6 +167,18 @@ void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
     check_launch("mma w8a8 bf16", true);
     report("mma w8a8 fused epilogue", diff_all(d_y.host(), y_ref), all);
 
+    const bool v2 = lab_wgmma_supports(s.n, s.k);
+    if (v2) {
+        d_acc.poison();
+        lab_wgmma_s8_s32(d_a.ptr, d_w.ptr, d_acc.ptr, s.m, s.n, s.k);
+        check_launch("wgmma s8", true);
+        report("wgmma s8 vs cublasLt (all)", diff_all(d_acc.host(), lt_acc), all);
+        d_y.poison();
+        lab_wgmma_w8a8_bf16(d_a.ptr, d_w.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k);
+        check_launch("wgmma w8a8 bf16", true);
+        report("wgmma w8a8 fused epilogue", diff_all(d_y.host(), y_ref), all);
+    }
+
     d_y.poison();
     blas.gemm_s8_s32(d_a.ptr, d_w.ptr, d_acc.ptr, s.m, s.n, s.k);
     dequant_bf16(d_acc.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n);
@@ -209,6 +225,12 @@ void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
         median_ms([&] { gemm_w8a8_bf16(d_a.ptr, d_w.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k); }, reps);
     double t_w4 =
         median_ms([&] { gemm_w4a8_bf16(d_a.ptr, d_w4.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k); }, reps);
+    double t_v2 = v2 ? median_ms(
+                           [&] {
+                               lab_wgmma_w8a8_bf16(d_a.ptr, d_w.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k);
+                           },
+                           reps)
+                     : NAN;
     std::printf("  time  %-28s %8.3f ms %7.1f T/s  %.2fx bf16\n", "cublas bf16", t_bf16, rate(t_bf16), 1.0);
     auto row = [&](const char* name, double t) {
         std::printf("  time  %-28s %8.3f ms %7.1f T/s  %.2fx bf16\n", name, t, rate(t), t_bf16 / t);
@@ -218,9 +240,10 @@ void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
     row("mma s8->s32", t_mma);
     row("mma w8a8 fused bf16", t_w8);
     row("mma w4a8 fused bf16", t_w4);
-    std::printf("TABLE %d %d %d | %.1f | %.1f %.1f | %.1f %.1f %.1f | %.2f %.2f %.2f\n", s.m, s.n, s.k,
-                rate(t_bf16), rate(t_lt), rate(t_lt_dq), rate(t_mma), rate(t_w8), rate(t_w4), t_bf16 / t_lt_dq,
-                t_bf16 / t_w8, t_bf16 / t_w4);
+    if (v2) row("v2 wgmma w8a8 fused bf16", t_v2);
+    std::printf("TABLE %d %d %d | %.1f | %.1f %.1f | %.1f %.1f %.1f | %.1f | %.2f %.2f %.2f %.2f\n", s.m, s.n, s.k,
+                rate(t_bf16), rate(t_lt), rate(t_lt_dq), rate(t_mma), rate(t_w8), rate(t_w4), rate(t_v2),
+                t_bf16 / t_lt_dq, t_bf16 / t_w8, t_bf16 / t_w4, t_bf16 / t_v2);
 }
 
 }  // namespace
@@ -241,7 +264,7 @@ int main(int argc, char** argv) {
     Blas blas;
     for (const Shape& s : shapes) run_shape(s, blas, reps, n_rows);
     std::printf("TABLE columns: M N K | bf16 TFLOPS | lt s32 TOPS, lt+dequant | mma s32, mma w8a8, mma w4a8 | "
-                "speedup vs bf16: lt+dequant, mma w8a8, mma w4a8\n");
+                "v2 wgmma w8a8 | speedup vs bf16: lt+dequant, mma w8a8, mma w4a8, v2 wgmma w8a8\n");
     std::printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
     return failures ? 1 : 0;
 }
