@@ -1,6 +1,5 @@
 // The CUDA GEMMs (src/cuda): the CPU oracle and the int4 GPU layout always; the kernels against the oracle
 // when the build has TAMEQ_CUDA and a Hopper GPU is present (skipped otherwise, with the reason).
-#include <cstring>
 #include <string>
 #include <vector>
 

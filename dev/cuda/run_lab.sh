@@ -9,7 +9,7 @@ out=${OUT:-/tmp/cuda-lab}
 mkdir -p "$out"
 {
     date -u
-    nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem,power.limit,memory.total --format=csv
+    nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem,power.limit,memory.total --format=csv || echo "nvidia-smi: not available"
     nvcc --version | tail -2
 } | tee "$out/gpu.txt"
 nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -lineinfo -Xptxas -v -Isrc -I"${FMT_INC:-/usr/include}" \
