@@ -47,7 +47,8 @@ std::vector<float> synthetic_x(int rows, int C, uint32_t seed) {
 
 std::vector<float> weights(int rows, float gamma) {
     std::vector<uint8_t> massive(rows, 0);
-    for (int r : kMassiveRows) massive[r] = 1;
+    for (int r : kMassiveRows)
+        if (r < rows) massive[r] = 1;
     return massive_row_weights(massive, gamma);
 }
 
@@ -119,6 +120,14 @@ TEST(Dfrot, ZeroIterationsReturnsTheStart) {
     EXPECT_EQ(res.rotation, r0);
     ASSERT_EQ(res.losses.size(), 1u);
     EXPECT_EQ(res.best_iteration, 0);
+}
+
+TEST(Dfrot, FewerRowsThanChannelsStillRefine) {
+    // M = X_wᵀ·B has rank ≤ 64 < 128: the SVD path, since Newton's inverses need a nonsingular M.
+    const auto x = synthetic_x(64, kC, 6);
+    const auto res = dfrot_refine(x.data(), 64, kC, weights(64, 100.0f), random_hadamard(kC, 1), a4(), 3);
+    EXPECT_LT(res.losses[res.best_iteration], 0.5 * res.losses[0]);
+    EXPECT_LT(check_orthogonal(res.rotation, kC, "refined"), 1e-4);
 }
 
 TEST(Dfrot, RejectsBadInput) {

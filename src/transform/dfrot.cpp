@@ -101,8 +101,10 @@ DfrotResult dfrot_refine(const float* X, int rows, int C, const std::vector<floa
         }
         if (progress) progress(t, iterations, loss);
         // Procrustes: R_{t+1} = polar(M_t), the orthogonal R maximizing tr(Rᵀ·M_t).
+        // With fewer rows than channels M is singular, Newton's inverses fail, and the SVD still gives a maximizer.
         if (step) {
-            polar_newton(m, C);
+            if (rows < C) polar_svd(m, C);
+            else polar_newton(m, C);
             r.swap(m);
         }
     }
