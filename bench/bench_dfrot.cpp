@@ -1,10 +1,11 @@
 // DFRot refinement cost at hidden 4096, extrapolated to the synthetic problem (131072 rows =
 // 2048 tokens x 32 layers x 2 norms, 100 iterations). One iteration = X·R (sgemm), per-token
-// quantization, Xᵀ·B (sgemm) and one 4096x4096 SVD; the GEMMs scale with the rows, the SVD does not.
+// quantization, Xᵀ·B (sgemm) and one 4096x4096 polar decomposition (polar_newton); the GEMMs scale with
+// the rows, the polar step does not.
 // Measured here (seconds, wall clock):
 //   loss_s      one loss evaluation (X·R + quantization)
-//   refine1_s   dfrot_refine with 1 iteration = 2 loss evaluations + Xᵀ·B + SVD
-//   svd_s       the same on 64 rows: the SVD alone, to within a few ms
+//   refine1_s   dfrot_refine with 1 iteration = 2 loss evaluations + Xᵀ·B + polar step
+//   svd_s       the same on 64 rows: the polar step alone, to within a few ms
 // and derived: iter_s = refine1_s - loss_s, iter_s_at_131072 = svd_s + (iter_s - svd_s) · 131072 / rows,
 // min_100_iters_at_131072 = 100 · iter_s_at_131072 / 60.
 #include <chrono>

@@ -1,13 +1,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <random>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "quant/recipe.h"
 #include "transform/dfrot.h"
+#include "transform/polar.h"
 #include "transform/rotation.h"
 
 using namespace tameq;
@@ -43,7 +47,8 @@ std::vector<float> synthetic_x(int rows, int C, uint32_t seed) {
 
 std::vector<float> weights(int rows, float gamma) {
     std::vector<uint8_t> massive(rows, 0);
-    for (int r : kMassiveRows) massive[r] = 1;
+    for (int r : kMassiveRows)
+        if (r < rows) massive[r] = 1;
     return massive_row_weights(massive, gamma);
 }
 
@@ -117,6 +122,14 @@ TEST(Dfrot, ZeroIterationsReturnsTheStart) {
     EXPECT_EQ(res.best_iteration, 0);
 }
 
+TEST(Dfrot, FewerRowsThanChannelsStillRefine) {
+    // M = X_wᵀ·B has rank ≤ 64 < 128: the SVD path, since Newton's inverses need a nonsingular M.
+    const auto x = synthetic_x(64, kC, 6);
+    const auto res = dfrot_refine(x.data(), 64, kC, weights(64, 100.0f), random_hadamard(kC, 1), a4(), 3);
+    EXPECT_LT(res.losses[res.best_iteration], 0.5 * res.losses[0]);
+    EXPECT_LT(check_orthogonal(res.rotation, kC, "refined"), 1e-4);
+}
+
 TEST(Dfrot, RejectsBadInput) {
     const auto x = synthetic_x(64, kC, 6);
     const auto r0 = random_hadamard(kC, 1);
@@ -172,4 +185,134 @@ TEST(DfrotMarking, QuantErrorRuleAndItsScaling) {
     std::vector<float> with_ordinary(x.begin() + C, x.end());
     for (int j = 0; j < C; j++) with_ordinary.push_back(haar[C + j] * std::sqrt(float(C)));
     EXPECT_EQ(mark_massive_by_magnitude(with_ordinary.data(), 2, C, 20.0f), (std::vector<uint8_t>{1, 0}));
+}
+
+namespace {
+
+// The Procrustes matrix of one DFRot step, M = X_wᵀ·Q(X_w·R0), rebuilt from public pieces: per_token error
+// is not enough, so quantize explicitly.
+std::vector<float> procrustes_matrix(const std::vector<float>& x, int rows, int C, const std::vector<float>& w,
+                                     const std::vector<float>& r0) {
+    std::vector<float> y(size_t(rows) * C, 0.0f), m(size_t(C) * C, 0.0f);
+    for (int i = 0; i < rows; i++)
+        for (int k = 0; k < C; k++)
+            for (int j = 0; j < C; j++) y[size_t(i) * C + j] += w[i] * x[size_t(i) * C + k] * r0[size_t(k) * C + j];
+    fake_quantize_rows(y.data(), rows, C, a4());
+    for (int i = 0; i < rows; i++)
+        for (int k = 0; k < C; k++)
+            for (int j = 0; j < C; j++) m[size_t(k) * C + j] += w[i] * x[size_t(i) * C + k] * y[size_t(i) * C + j];
+    return m;
+}
+
+double trace_rt_m(const std::vector<float>& r, const std::vector<float>& m) {
+    double t = 0;
+    for (size_t i = 0; i < r.size(); i++) t += double(r[i]) * m[i];
+    return t;
+}
+
+}  // namespace
+
+TEST(DfrotPolar, NewtonMatchesTheSvdOnAWellConditionedMatrix) {
+    const int n = 96;
+    std::mt19937 gen(21);
+    std::normal_distribution<float> d;
+    std::vector<float> m(size_t(n) * n);
+    for (auto& v : m) v = d(gen);
+    for (int i = 0; i < n; i++) m[size_t(i) * n + i] += 25.0f;  // σ ≈ 25 ± 10: condition ~3
+    auto newton = m, svd = m;
+    const PolarStats st = polar_newton(newton, n);
+    polar_svd(svd, n);
+    EXPECT_LE(st.iterations, 6);
+    double diff = 0;
+    for (size_t i = 0; i < m.size(); i++) diff = std::max(diff, double(std::fabs(newton[i] - svd[i])));
+    EXPECT_LT(diff, 1e-5);
+    EXPECT_LT(check_orthogonal(newton, n, "newton"), 1e-5);
+    // The factor is not the identity here (the Gaussian part rotates it), so matching it means something.
+    EXPECT_GT(std::fabs(newton[1]), 1e-3);
+}
+
+TEST(DfrotPolar, NewtonReachesTheProcrustesOptimumOfADfrotStep) {
+    // γ = 100 on 1-sparse rows of 100 makes M's condition number ~1e8: the small singular directions are
+    // fixed only to round-off by either method, so compare what Procrustes maximizes, tr(Rᵀ·M), and the loss.
+    const int rows = 512;
+    const auto x = synthetic_x(rows, kC, 8);
+    const auto w = weights(rows, 100.0f);
+    const auto r0 = random_hadamard(kC, 9);
+    const auto m = procrustes_matrix(x, rows, kC, w, r0);
+    auto newton = m, svd = m;
+    const PolarStats st = polar_newton(newton, kC);
+    polar_svd(svd, kC);
+    EXPECT_LE(st.iterations, 10);
+    EXPECT_LT(check_orthogonal(newton, kC, "newton"), 1e-5);
+    EXPECT_NEAR(trace_rt_m(newton, m) / trace_rt_m(svd, m), 1.0, 1e-6);
+    // The massive rows dominate the trace: a better R raises it by only ~0.2 % (2.0007e8 -> 2.0051e8).
+    EXPECT_GT(trace_rt_m(newton, m), (1 + 1e-3) * trace_rt_m(r0, m));
+    const double l_newton = dfrot_loss(x.data(), rows, kC, w, newton.data(), a4());
+    const double l_svd = dfrot_loss(x.data(), rows, kC, w, svd.data(), a4());
+    EXPECT_NEAR(l_newton / l_svd, 1.0, 0.01);
+    EXPECT_LT(l_newton, 0.5 * dfrot_loss(x.data(), rows, kC, w, r0.data(), a4()));
+}
+
+TEST(DfrotPolar, RejectsSingularMatrices) {
+    std::vector<float> zero(16, 0.0f);
+    EXPECT_THROW(polar_newton(zero, 4), Error);
+    std::vector<float> wrong(15, 1.0f);
+    EXPECT_THROW(polar_newton(wrong, 4), Error);
+}
+
+TEST(DfrotSample, KeepsMassiveRowsAndReweightsTheRestUnbiased) {
+    const int rows = 8192, n = 1024;
+    const auto x = synthetic_x(rows, kC, 10);
+    const auto w = weights(rows, 100.0f);
+    const auto s = dfrot_sample_rows(x.data(), rows, kC, w, n, 1);
+    ASSERT_EQ(s.rows, n);
+    ASSERT_EQ(s.x.size(), size_t(n) * kC);
+    const float w_ord = std::sqrt(float(rows - 3) / float(n - 3));
+    int massive = 0;
+    for (int i = 0; i < n; i++) {
+        if (s.w[i] == 100.0f) {
+            massive++;
+            EXPECT_FLOAT_EQ(*std::max_element(s.x.begin() + size_t(i) * kC, s.x.begin() + size_t(i + 1) * kC), 100.0f);
+        } else {
+            EXPECT_FLOAT_EQ(s.w[i], w_ord);
+        }
+    }
+    EXPECT_EQ(massive, 3);
+    // Without replacement: no ordinary row twice (Gaussian rows never coincide).
+    std::vector<float> first;
+    for (int i = 0; i < n; i++)
+        if (s.w[i] != 100.0f) first.push_back(s.x[size_t(i) * kC + 1]);
+    std::sort(first.begin(), first.end());
+    EXPECT_EQ(std::adjacent_find(first.begin(), first.end()), first.end());
+    // The sample's loss estimates the full loss (ordinary part: relative s.d. ≈ 0.4 % here).
+    const auto r0 = random_hadamard(kC, 2);
+    const double full = dfrot_loss(x.data(), rows, kC, w, r0.data(), a4());
+    const double est = dfrot_loss(s.x.data(), s.rows, kC, s.w, r0.data(), a4());
+    EXPECT_NEAR(est / full, 1.0, 0.02);
+    // Another seed draws other rows; n >= rows returns everything; too few rows for the massive ones fails.
+    EXPECT_NE(dfrot_sample_rows(x.data(), rows, kC, w, n, 2).x, s.x);
+    EXPECT_EQ(dfrot_sample_rows(x.data(), rows, kC, w, rows, 1).x, x);
+    EXPECT_THROW(dfrot_sample_rows(x.data(), rows, kC, w, 3, 1), Error);
+}
+
+TEST(DfrotSample, RefiningOnAQuarterOfTheRowsNearlyMatchesTheFullRun) {
+    const int rows = 8192;
+    const auto x = synthetic_x(rows, kC, 11);
+    const auto w = weights(rows, 100.0f);
+    const auto r0 = random_hadamard(kC, 12);
+    const auto full = dfrot_refine(x.data(), rows, kC, w, r0, a4(), 20);
+    const auto s = dfrot_sample_rows(x.data(), rows, kC, w, rows / 4, 3);
+    const auto sampled = dfrot_refine(s.x.data(), s.rows, kC, s.w, r0, a4(), 20);
+    const double l_full = full.losses[full.best_iteration];
+    const double l_sampled = dfrot_loss(x.data(), rows, kC, w, sampled.rotation.data(), a4());
+    EXPECT_LT(l_sampled, 0.2 * full.losses[0]);
+    EXPECT_NEAR(l_sampled / l_full, 1.0, 0.03) << "full " << l_full << ", sampled " << l_sampled;
+}
+
+TEST(DfrotSample, RecipeKeyRoundTrips) {
+    const Recipe r = parse_recipe("rotate=dfrot,dfrot-rows=16384");
+    EXPECT_EQ(r.dfrot_rows, 16384);
+    EXPECT_EQ(parse_recipe("rotate=dfrot").dfrot_rows, 0);  // default: all rows
+    EXPECT_EQ(nlohmann::json(r).get<Recipe>().dfrot_rows, 16384);
+    EXPECT_THROW(parse_recipe("rotate=dfrot,dfrot-rows=-1"), Error);
 }

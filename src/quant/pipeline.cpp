@@ -139,10 +139,15 @@ std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std
     report.dfrot_massive_rows = int(std::count(tap.massive.begin(), tap.massive.end(), uint8_t(1)));
     const QuantSpec act = act_spec(r, r.abits < 16 ? r.abits : 4);
     Progress progress("dfrot: refine", r.dfrot_iters);
-    DfrotResult res = dfrot_refine(tap.rows.data(), rows, h, massive_row_weights(tap.massive, r.dfrot_gamma),
-                                   random_hadamard(h, r.seed), act, r.dfrot_iters, [&](int t, int, double loss) {
-                                       progress.update(t, fmt::format("loss {:.4g}", loss));
-                                   });
+    auto w = massive_row_weights(tap.massive, r.dfrot_gamma);
+    const auto show = [&](int t, int, double loss) { progress.update(t, fmt::format("loss {:.4g}", loss)); };
+    DfrotResult res;
+    if (r.dfrot_rows > 0 && r.dfrot_rows < rows) {
+        const DfrotSample s = dfrot_sample_rows(tap.rows.data(), rows, h, w, r.dfrot_rows, r.seed);
+        res = dfrot_refine(s.x.data(), s.rows, h, s.w, random_hadamard(h, r.seed), act, r.dfrot_iters, show);
+    } else {
+        res = dfrot_refine(tap.rows.data(), rows, h, w, random_hadamard(h, r.seed), act, r.dfrot_iters, show);
+    }
     progress.finish();
     report.dfrot_losses = res.losses;
     report.dfrot_seconds = since(t0);

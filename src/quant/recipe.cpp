@@ -28,6 +28,7 @@ void Recipe::validate() const {
     if (calib_ctx < 2) fail("recipe", "calib-ctx must be >= 2");
     if (!(dfrot_gamma >= 1)) fail("recipe", "dfrot gamma must be >= 1");
     if (dfrot_iters < 0 || dfrot_windows < 1) fail("recipe", "dfrot iterations must be >= 0 and windows >= 1");
+    if (dfrot_rows < 0) fail("recipe", "dfrot-rows must be >= 0 (0 = all rows), got {}", dfrot_rows);
     if (dfrot_marking != "magnitude" && dfrot_marking != "quant-error")
         fail("recipe", "unknown massive-token marking '{}' (valid: magnitude, quant-error)", dfrot_marking);
 }
@@ -112,11 +113,12 @@ Recipe parse_recipe(const std::string& text) {
         else if (k == "gamma") r.dfrot_gamma = to_float(k, v);
         else if (k == "dfrot-iters") r.dfrot_iters = to_int(k, v);
         else if (k == "dfrot-windows") r.dfrot_windows = to_int(k, v);
+        else if (k == "dfrot-rows") r.dfrot_rows = to_int(k, v);
         else if (k == "marking") r.dfrot_marking = v;
         else
             fail("recipe", "unknown key '{}' (valid: method, rotate, rotation-file, seed, w, a, kv, weights, w-asym, group, "
                            "w-clip-search, act-order, a-sym, a-clip, kv-clip, keep-massive, calib, calib-windows, calib-ctx, alpha, "
-                           "symmetrize, ot-clip-search, ot-fold, gamma, dfrot-iters, dfrot-windows, marking)", k);
+                           "symmetrize, ot-clip-search, ot-fold, gamma, dfrot-iters, dfrot-windows, dfrot-rows, marking)", k);
     }
     r.validate();
     return r;
@@ -130,7 +132,7 @@ void to_json(nlohmann::json& j, const Recipe& r) {
          {"calib_file", r.calib_file}, {"calib_windows", r.calib_windows}, {"calib_ctx", r.calib_ctx},
          {"sq_alpha", r.sq_alpha}, {"symmetrize", r.symmetrize}, {"ot_clip_search", r.ot_clip_search},
          {"ot_fold", r.ot_fold}, {"dfrot_gamma", r.dfrot_gamma}, {"dfrot_iters", r.dfrot_iters}, {"dfrot_windows", r.dfrot_windows},
-         {"dfrot_marking", r.dfrot_marking}};
+         {"dfrot_rows", r.dfrot_rows}, {"dfrot_marking", r.dfrot_marking}};
 }
 
 void from_json(const nlohmann::json& j, Recipe& r) {
@@ -146,7 +148,7 @@ void from_json(const nlohmann::json& j, Recipe& r) {
     get("kv_clip", r.kv_clip); get("keep_massive_fp", r.keep_massive_fp); get("calib_file", r.calib_file); get("calib_windows", r.calib_windows);
     get("calib_ctx", r.calib_ctx); get("sq_alpha", r.sq_alpha); get("symmetrize", r.symmetrize);
     get("ot_clip_search", r.ot_clip_search); get("ot_fold", r.ot_fold); get("dfrot_gamma", r.dfrot_gamma); get("dfrot_iters", r.dfrot_iters);
-    get("dfrot_windows", r.dfrot_windows); get("dfrot_marking", r.dfrot_marking);
+    get("dfrot_windows", r.dfrot_windows); get("dfrot_rows", r.dfrot_rows); get("dfrot_marking", r.dfrot_marking);
 }
 
 }  // namespace tameq

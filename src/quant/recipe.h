@@ -42,6 +42,10 @@ struct Recipe {
     float dfrot_gamma = 100.0f;
     int dfrot_iters = 100;
     int dfrot_windows = 1;
+    // Rows refined on (dfrot_sample_rows: every massive row + a seeded uniform sample of the rest); 0 = all.
+    // Default all: our models give 12288 rows at hidden 512 (under a minute); at hidden 4096 each step over
+    // 131072 rows costs ≥ 19 s at the fp32 peak, so use e.g. dfrot-rows=16384 there (docs/results/dfrot-figures.md).
+    int dfrot_rows = 0;
     std::string dfrot_marking = "magnitude";  // magnitude | quant-error
 
     void validate() const;                    // throws tameq::Error("recipe", ...)

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 
 #include <cblas.h>
-#include <lapacke.h>
 
 #include "common/error.h"
+#include "transform/polar.h"
 #include "transform/rotation.h"
 
 namespace tameq {
@@ -51,16 +53,6 @@ double rotate_quantize(const float* X, int rows, int C, const float* w, const fl
         }
     }
     return total;
-}
-
-// Orthogonal Procrustes: the R maximizing tr(Rᵀ·M), R = U·Vᵀ for M = U·Σ·Vᵀ. `m` is row-major M and is
-// destroyed. Read column-major it is Mᵀ = U'·Σ·V'ᵀ with U' = V, V' = U, and the column-major product
-// U'·V'ᵀ = V·Uᵀ = Rᵀ is row-major R: no transposes needed.
-void procrustes(std::vector<float>& m, int C, std::vector<float>& r) {
-    std::vector<float> s(C), u(size_t(C) * C), vt(size_t(C) * C);
-    const int info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'A', C, C, m.data(), C, s.data(), u.data(), C, vt.data(), C);
-    if (info != 0) fail("dfrot", "SVD of the {}x{} Procrustes matrix failed (LAPACK info {})", C, C, info);
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, C, C, C, 1.0f, u.data(), C, vt.data(), C, 0.0f, r.data(), C);
 }
 
 void check_problem(int rows, int C, const QuantSpec& act) {
@@ -108,9 +100,51 @@ DfrotResult dfrot_refine(const float* X, int rows, int C, const std::vector<floa
             if (t > 0) res.rotation = r;
         }
         if (progress) progress(t, iterations, loss);
-        if (step) procrustes(m, C, r);
+        // Procrustes: R_{t+1} = polar(M_t), the orthogonal R maximizing tr(Rᵀ·M_t).
+        // With fewer rows than channels M is singular, Newton's inverses fail, and the SVD still gives a maximizer.
+        if (step) {
+            if (rows < C) polar_svd(m, C);
+            else polar_newton(m, C);
+            r.swap(m);
+        }
     }
     return res;
+}
+
+DfrotSample dfrot_sample_rows(const float* X, int rows, int C, const std::vector<float>& w, int n, uint64_t seed) {
+    if (rows < 1 || C < 1) fail("dfrot", "empty calibration matrix ({} rows x {} channels)", rows, C);
+    if (!w.empty() && w.size() != size_t(rows)) fail("dfrot", "{} row weights for {} rows", w.size(), rows);
+    std::vector<int> keep, ordinary;
+    for (int i = 0; i < rows; i++) (!w.empty() && w[i] != 1.0f ? keep : ordinary).push_back(i);
+    const int draw = n - int(keep.size());
+    if (n < 1 || draw < 1)
+        fail("dfrot", "dfrot-rows {} leaves no ordinary rows beside the {} massive ones", n, keep.size());
+    DfrotSample s;
+    if (draw >= int(ordinary.size())) {  // nothing to subsample: every row, original weights
+        s.rows = rows;
+        s.x.assign(X, X + size_t(rows) * C);
+        s.w = w.empty() ? std::vector<float>(rows, 1.0f) : w;
+        return s;
+    }
+    // Partial Fisher-Yates: the first `draw` entries become a uniform sample without replacement.
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < draw; i++) {
+        std::uniform_int_distribution<int> pick(i, int(ordinary.size()) - 1);
+        std::swap(ordinary[i], ordinary[pick(rng)]);
+    }
+    // Loss terms carry w², so √(N_ordinary / n_drawn) makes the sampled sum an unbiased estimate of the full one.
+    const float w_ord = float(std::sqrt(double(ordinary.size()) / draw));
+    std::vector<std::pair<int, float>> picked;
+    for (int i : keep) picked.emplace_back(i, w[i]);
+    for (int i = 0; i < draw; i++) picked.emplace_back(ordinary[i], w_ord);
+    std::sort(picked.begin(), picked.end());  // X is then read in order
+    s.rows = int(picked.size());
+    s.x.resize(size_t(s.rows) * C);
+    for (int k = 0; k < s.rows; k++) {
+        std::copy_n(X + size_t(picked[k].first) * C, C, s.x.begin() + size_t(k) * C);
+        s.w.push_back(picked[k].second);
+    }
+    return s;
 }
 
 std::vector<uint8_t> mark_massive_by_magnitude(const float* residual, int rows, int C, float ratio) {
