@@ -78,5 +78,13 @@ TEST(IntEngine, OneLayerAgreesWithItsSimulationToRounding) {
     const IntegerReport r = use_integer_kernels(clipped);
     EXPECT_EQ(r.integer, 0);
     EXPECT_EQ(r.first_reason, "clipped activations");
+    // The keep-massive diagnostic needs the simulated linears (marked rows skip activation quantization there):
+    // the whole model stays simulated rather than running a different experiment on the integer kernels.
+    Model keep = quantize_in_memory(dir, parse_recipe("w=8,a=8,keep-massive=1"), *tok);
+    const IntegerReport rk = use_integer_kernels(keep);
+    EXPECT_EQ(rk.integer, 0);
+    EXPECT_EQ(rk.simulated, 7);
+    EXPECT_NE(rk.first_reason.find("keep-massive"), std::string::npos);
+    EXPECT_TRUE(dynamic_cast<const FakeQuantLinear*>(keep.layers[0].q.get()));
     fs::remove_all(dir);
 }
