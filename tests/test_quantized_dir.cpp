@@ -107,6 +107,16 @@ TEST_F(QuantizedDir, SameSeedSameBytesAndReloadEqualsSimulation) {
     // `tameq info` and `eval ppl` read the directory.
     std::string out;
     EXPECT_EQ(test::run_tameq("info " + a, &out), 0) << out;
+    // eval ppl says which engine ran: act-order groups have no integer kernel; plain RTN weights do, with R4 fused
+    // into down_proj and the KV cache holding codes.
+    EXPECT_EQ(test::run_tameq("eval ppl " + a + " --data " + calib_ + " --ctx 64 --windows 2", &out), 0) << out;
+    EXPECT_NE(out.find("simulated for 14 (act-order groups)"), std::string::npos) << out;
+    const std::string d = (dir_ / "d").string();
+    quantize(d, "--rotate rh --wbits 4 --abits 8 --kvbits 4");
+    EXPECT_EQ(test::run_tameq("eval ppl " + d + " --data " + calib_ + " --ctx 64 --windows 2", &out), 0) << out;
+    EXPECT_NE(out.find("for 14 linears, R4 fused into down_proj, KV cache stores codes"), std::string::npos) << out;
+    EXPECT_EQ(test::run_tameq("eval ppl " + d + " --data " + calib_ + " --ctx 64 --windows 2 --engine sim", &out), 0) << out;
+    EXPECT_NE(out.find("simulated quantization (14 linears)"), std::string::npos) << out;
 }
 
 TEST_F(QuantizedDir, BadInputIsRefusedWithNothingWritten) {

@@ -35,6 +35,8 @@ std::string select_engine(Model& m, const std::string& engine) {
     const IntegerReport r = use_integer_kernels(m);
     std::string s = fmt::format("integer kernels ({}) for {} linears", kern::path_name(kern::active_path()), r.integer);
     if (r.simulated) s += fmt::format(", simulated for {} ({})", r.simulated, r.first_reason);
+    if (r.fused_hadamard) s += ", R4 fused into down_proj";
+    if (r.kv_codes) s += ", KV cache stores codes";
     return s;
 }
 
