@@ -20,10 +20,13 @@ int block_rows(int rows, int C) { return std::clamp((8 << 20) / C, 1, rows); }
 
 // One pass over X in row blocks: Y = diag(w)·X·R, returns Σ‖Y − Q(Y)‖² (per row into `per_row` when given),
 // and when M is given sets M = Xᵀ·diag(w)·Q(Y) = X_wᵀ·B (C×C). R = nullptr rotates by the identity.
+// `y` and `q` are the caller's block buffers (resized here), kept across DFRot iterations: fresh 32 MB
+// vectors per pass cost a zero fill and page faults each time.
 double rotate_quantize(const float* X, int rows, int C, const float* w, const float* R, const QuantSpec& act,
-                       float* M, double* per_row) {
+                       float* M, double* per_row, std::vector<float>& y, std::vector<float>& q) {
     const int nb = block_rows(rows, C);
-    std::vector<float> y(size_t(nb) * C), q(size_t(nb) * C);
+    y.resize(size_t(nb) * C);
+    q.resize(size_t(nb) * C);
     double total = 0.0;
     for (int r0 = 0; r0 < rows; r0 += nb) {
         const int n = std::min(nb, rows - r0);
@@ -67,14 +70,16 @@ void check_problem(int rows, int C, const QuantSpec& act) {
 std::vector<double> per_token_quant_error(const float* X, int rows, int C, const float* R, const QuantSpec& act) {
     check_problem(rows, C, act);
     std::vector<double> err(rows);
-    rotate_quantize(X, rows, C, nullptr, R, act, nullptr, err.data());
+    std::vector<float> y, q;
+    rotate_quantize(X, rows, C, nullptr, R, act, nullptr, err.data(), y, q);
     return err;
 }
 
 double dfrot_loss(const float* X, int rows, int C, const std::vector<float>& w, const float* R, const QuantSpec& act) {
     check_problem(rows, C, act);
     if (!w.empty() && w.size() != size_t(rows)) fail("dfrot", "{} row weights for {} rows", w.size(), rows);
-    return rotate_quantize(X, rows, C, w.empty() ? nullptr : w.data(), R, act, nullptr, nullptr);
+    std::vector<float> y, q;
+    return rotate_quantize(X, rows, C, w.empty() ? nullptr : w.data(), R, act, nullptr, nullptr, y, q);
 }
 
 DfrotResult dfrot_refine(const float* X, int rows, int C, const std::vector<float>& w, const std::vector<float>& R0,
@@ -87,12 +92,12 @@ DfrotResult dfrot_refine(const float* X, int rows, int C, const std::vector<floa
 
     DfrotResult res;
     res.rotation = R0;
-    std::vector<float> r = R0, m(size_t(C) * C);
+    std::vector<float> r = R0, m(size_t(C) * C), y, q;
     double best = 0.0;
     for (int t = 0; t <= iterations; t++) {
         // The last evaluation only scores R_T; it needs no Procrustes matrix.
         const bool step = t < iterations;
-        const double loss = rotate_quantize(X, rows, C, wp, r.data(), act, step ? m.data() : nullptr, nullptr);
+        const double loss = rotate_quantize(X, rows, C, wp, r.data(), act, step ? m.data() : nullptr, nullptr, y, q);
         res.losses.push_back(loss);
         if (t == 0 || loss < best) {
             best = loss;
