@@ -1,5 +1,6 @@
 // GEMM lab (issue 7): every integer GEMM path checked against the CPU oracle, then timed against cuBLAS
-// BF16 in the same run. Usage: gemm_lab [reps] [oracle_rows]  (defaults 20 and 16).
+// BF16 in the same run. Usage: gemm_lab [reps] [oracle_rows] [v2]  (defaults 20, 16 and 1; v2 = 0 leaves the
+// lab-only wgmma kernel out, so a fault in it cannot take the other paths' numbers down with it).
 //
 // Checks, per shape, on fresh random codes with poisoned outputs:
 //   - cuBLASLt s8 and our mma s8 / W4 accumulators against gemm_s8_ref on `oracle_rows` rows (bit-exact),
@@ -119,14 +120,32 @@ size_t diff_rows(const std::vector<int32_t>& got, const std::vector<int8_t>& a, 
     return bad;
 }
 
+// Counts every differing element; on a mismatch prints the first few, how many still hold the poison
+// (never written), and, for int32, where in `want` each wrong value sits: K-long random dot products are
+// nearly unique, so a layout error (swapped rows, columns or fragments) reads off the positions directly.
 template <typename T>
-size_t diff_all(const std::vector<T>& x, const std::vector<T>& y) {
-    size_t bad = 0;
-    for (size_t i = 0; i < x.size(); ++i) bad += x[i] != y[i];
+size_t diff_all(const std::vector<T>& got, const std::vector<T>& want, int n) {
+    size_t bad = 0, poisoned = 0;
+    std::vector<size_t> first;
+    for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != want[i]) {
+            if (bad++ < 4) first.push_back(i);
+            poisoned += got[i] == T(-1);
+        }
+    if (bad) std::printf("    %zu of the differing elements still hold the poison\n", poisoned);
+    for (size_t i : first) {
+        std::printf("    at (%zu, %zu) got %lld, want %lld", i / n, i % n, (long long)got[i], (long long)want[i]);
+        if constexpr (sizeof(T) == 4) {
+            int hits = 0;
+            for (size_t j = 0; j < want.size() && hits < 3; ++j)
+                if (want[j] == got[i]) std::printf(hits++ ? ", (%zu, %zu)" : "; want has it at (%zu, %zu)", j / n, j % n);
+        }
+        std::printf("\n");
+    }
     return bad;
 }
 
-void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
+void run_shape(const Shape& s, Blas& blas, int reps, int n_rows, bool use_v2) {
     std::printf("M=%d N=%d K=%d\n", s.m, s.n, s.k);
     auto a = random_codes(size_t(s.m) * s.k, -127, 127);
     auto w = random_codes(size_t(s.n) * s.k, -127, 127);
@@ -157,32 +176,32 @@ void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
     check_launch("mma s8", true);
     auto mma_acc = d_acc.host();
     report("mma s8 vs oracle", diff_rows(mma_acc, a, w, rows, s), rows_total);
-    report("mma s8 vs cublasLt (all)", diff_all(mma_acc, lt_acc), all);
+    report("mma s8 vs cublasLt (all)", diff_all(mma_acc, lt_acc, s.n), all);
 
     std::vector<uint16_t> y_ref(all);
     dequant_bf16_ref(lt_acc.data(), sa.data(), sw.data(), s.m, s.n, y_ref.data());
     d_y.poison();
     gemm_w8a8_bf16(d_a.ptr, d_w.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k);
     check_launch("mma w8a8 bf16", true);
-    report("mma w8a8 fused epilogue", diff_all(d_y.host(), y_ref), all);
+    report("mma w8a8 fused epilogue", diff_all(d_y.host(), y_ref, s.n), all);
 
-    const bool v2 = lab_wgmma_supports(s.n, s.k);
+    const bool v2 = use_v2 && lab_wgmma_supports(s.n, s.k);
     if (v2) {
         d_acc.poison();
         lab_wgmma_s8_s32(d_a.ptr, d_w.ptr, d_acc.ptr, s.m, s.n, s.k);
         check_launch("wgmma s8", true);
-        report("wgmma s8 vs cublasLt (all)", diff_all(d_acc.host(), lt_acc), all);
+        report("wgmma s8 vs cublasLt (all)", diff_all(d_acc.host(), lt_acc, s.n), all);
         d_y.poison();
         lab_wgmma_w8a8_bf16(d_a.ptr, d_w.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k);
         check_launch("wgmma w8a8 bf16", true);
-        report("wgmma w8a8 fused epilogue", diff_all(d_y.host(), y_ref), all);
+        report("wgmma w8a8 fused epilogue", diff_all(d_y.host(), y_ref, s.n), all);
     }
 
     d_y.poison();
     blas.gemm_s8_s32(d_a.ptr, d_w.ptr, d_acc.ptr, s.m, s.n, s.k);
     dequant_bf16(d_acc.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n);
     check_launch("cublasLt + dequant", true);
-    report("cublasLt + dequant pass", diff_all(d_y.host(), y_ref), all);
+    report("cublasLt + dequant pass", diff_all(d_y.host(), y_ref, s.n), all);
 
     d_acc.poison();
     gemm_s4s8_s32(d_a.ptr, d_w4.ptr, d_acc.ptr, s.m, s.n, s.k);
@@ -193,7 +212,7 @@ void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
     d_y.poison();
     gemm_w4a8_bf16(d_a.ptr, d_w4.ptr, d_sa.ptr, d_sw.ptr, d_y.ptr, s.m, s.n, s.k);
     check_launch("mma w4a8 bf16", true);
-    report("mma w4a8 fused epilogue", diff_all(d_y.host(), y_ref), all);
+    report("mma w4a8 fused epilogue", diff_all(d_y.host(), y_ref, s.n), all);
 
     d_y.poison();
     blas.gemm_bf16(d_a16.ptr, d_w16.ptr, d_y.ptr, s.m, s.n, s.k);
@@ -250,6 +269,7 @@ void run_shape(const Shape& s, Blas& blas, int reps, int n_rows) {
 int main(int argc, char** argv) {
     int reps = argc > 1 ? std::atoi(argv[1]) : 20;
     int n_rows = argc > 2 ? std::atoi(argv[2]) : 16;
+    bool use_v2 = argc > 3 ? std::atoi(argv[3]) != 0 : true;
     std::string why;
     if (!device_available(&why)) {
         std::printf("gemm_lab: no usable CUDA device (%s)\n", why.c_str());
@@ -261,7 +281,7 @@ int main(int argc, char** argv) {
     const Shape shapes[] = {{8192, 8192, 8192}, {2048, 4096, 4096}, {2048, 11008, 4096}, {2048, 4096, 11008},
                             {4096, 4096, 4096}, {4096, 11008, 4096}, {4096, 4096, 11008}};
     Blas blas;
-    for (const Shape& s : shapes) run_shape(s, blas, reps, n_rows);
+    for (const Shape& s : shapes) run_shape(s, blas, reps, n_rows, use_v2);
     std::printf("TABLE columns: M N K | bf16 TFLOPS | lt s32 TOPS, lt+dequant | mma s32, mma w8a8, mma w4a8 | "
                 "v2 wgmma w8a8 | speedup vs bf16: lt+dequant, mma w8a8, mma w4a8, v2 wgmma w8a8\n");
     std::printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
