@@ -1,9 +1,12 @@
-// v2 of the integer GEMM (lab only, not yet run on a GPU): wgmma.mma_async m64n256k32 s8 (sm_90a).
-// A block of 2 warpgroups computes a 128x256 tile (each warpgroup 64x256, 128 int32 accumulators per
-// thread); both operands come from shared memory through matrix descriptors, loaded by a 4-stage cp.async
-// pipeline into the no-swizzle K-major layout: 8-row x 16-byte core matrices, stored [row group][k group]
-// so the core matrix next in K is 128 bytes away (LBO) and the next 8 rows are BK/16 * 128 = 1024 bytes
-// away (SBO). The epilogue is v1's (same rounding, bit-exact against the oracle).
+// v2 of the integer GEMM (lab only): wgmma.mma_async m64n256k32 s8 (sm_90a). A block of 2 warpgroups
+// computes a 128x256 tile (each warpgroup 64x256, 128 int32 accumulators per thread); both operands come
+// from shared memory through matrix descriptors, loaded by a 4-stage cp.async pipeline. The epilogue is v1's
+// (same rounding, bit-exact against the oracle). Two switches, timed against each other by the lab:
+// - layout: no swizzle (8-row x 16-byte core matrices stored [row / 8][k chunk], so the core matrix next in K
+//   is 128 bytes away (LBO) and the next 8 rows 1024 bytes (SBO)), or 128-byte swizzle (rows of BK = 128
+//   bytes at a 128-byte pitch, 16-byte chunk c of row r stored at chunk c ^ (r % 8), SBO 1024 bytes);
+// - in flight: drain the wgmma queue every k-tile, or keep one k-tile's group in flight (the loads then run
+//   one stage less ahead, so the stage they overwrite is never the one still being read).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -15,8 +18,8 @@ using tameq::cuda::check;
 using tameq::cuda::check_launch;
 
 constexpr int BM = 128, BN = 256, BK = 128, STAGES = 4, THREADS = 256;
-constexpr int CORE = 128;                      // bytes in one 8 x 16-byte core matrix
-constexpr int SBO = (BK / 16) * CORE;          // next 8 rows
+constexpr int CORE = 128;  // bytes in one 8 x 16-byte core matrix
+constexpr int SBO = 1024;  // next 8 rows, in both layouts
 constexpr int TILE_A = BM * BK, TILE_B = BN * BK;
 constexpr int SMEM = STAGES * (TILE_A + TILE_B);
 
@@ -26,27 +29,42 @@ __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int sr
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
 }
 
-// Byte offset of (row, 16-byte k chunk) in a tile stored as [row / 8][chunk][row % 8][16 bytes].
+// Byte offset of (row, 16-byte k chunk) in a tile: no swizzle stores [row / 8][chunk][row % 8][16 bytes],
+// the 128-byte swizzle [row][chunk ^ (row % 8)][16 bytes] (the tile base is 1024-byte aligned, so the
+// hardware's XOR of address bits 4-6 with bits 7-9 lands on the same chunks).
+template <bool SWIZZLE>
 __device__ __forceinline__ int core_offset(int row, int chunk) {
+    if constexpr (SWIZZLE) return row * BK + ((chunk ^ (row & 7)) << 4);
     return ((row >> 3) * (BK / 16) + chunk) * CORE + (row & 7) * 16;
 }
 
+// Matrix descriptor: start address, LBO (unused by the swizzled K-major layout: 1 as CUTLASS sets it), SBO,
+// layout type in bits 62-63 (0 none, 1 128-byte swizzle).
+template <bool SWIZZLE>
 __device__ __forceinline__ uint64_t desc(uint32_t addr) {
-    return uint64_t((addr & 0x3ffff) >> 4) | (uint64_t(CORE >> 4) << 16) | (uint64_t(SBO >> 4) << 32);
+    return uint64_t((addr & 0x3ffff) >> 4) | (uint64_t(SWIZZLE ? 1 : CORE >> 4) << 16) |
+           (uint64_t(SBO >> 4) << 32) | (uint64_t(SWIZZLE ? 1 : 0) << 62);
+}
+
+// Byte offset of the ks-th 32-deep k step within a tile row group: two core matrices in the no-swizzle
+// layout, 32 bytes along the (swizzled) row otherwise.
+template <bool SWIZZLE>
+__device__ __forceinline__ constexpr int kstep_offset(int ks) {
+    return SWIZZLE ? ks * 32 : ks * 2 * CORE;
 }
 
 // rows x BK bytes of a row-major [rows_total x k] matrix, from row r0 and column kt * BK; rows past
-// rows_total are zero-filled. Consecutive threads take consecutive rows of one chunk, so each group of 8
-// threads fills one 128-byte core matrix.
-template <int ROWS>
+// rows_total are zero-filled. No swizzle: consecutive threads take consecutive rows of one chunk, so each
+// group of 8 threads fills one 128-byte core matrix. Swizzle: each group of 8 threads reads one 128-byte row.
+template <int ROWS, bool SWIZZLE>
 __device__ __forceinline__ void load_tile(uint32_t dst, const int8_t* src, int rows_total, int k, int r0, int kt) {
 #pragma unroll
     for (int i = 0; i < ROWS * BK / 16 / THREADS; ++i) {
         int id = threadIdx.x + i * THREADS;
-        int row = (id & 7) + ((id >> 6) << 3), chunk = (id >> 3) & 7;
+        int row = SWIZZLE ? id >> 3 : (id & 7) + ((id >> 6) << 3), chunk = SWIZZLE ? id & 7 : (id >> 3) & 7;
         int gr = r0 + row;
         const int8_t* p = src + size_t(gr < rows_total ? gr : 0) * k + size_t(kt) * BK + chunk * 16;
-        cp_async16(dst + core_offset(row, chunk), p, gr < rows_total ? 16 : 0);
+        cp_async16(dst + core_offset<SWIZZLE>(row, chunk), p, gr < rows_total ? 16 : 0);
     }
 }
 
@@ -82,11 +100,13 @@ __device__ __forceinline__ void wgmma_m64n256k32_s8(int32_t (&d)[128], uint64_t 
         : "l"(desc_a), "l"(desc_b), "r"(1));
 }
 
-template <bool DEQUANT>
+template <bool DEQUANT, bool SWIZZLE, bool INFLIGHT>
 __global__ void __launch_bounds__(THREADS, 1)
     wgmma_gemm_kernel(const int8_t* __restrict__ a, const int8_t* __restrict__ w, const float* __restrict__ scale_a,
                       const float* __restrict__ scale_w, int32_t* __restrict__ acc_out,
                       __nv_bfloat16* __restrict__ y, int m, int n, int k) {
+    // Loads run AHEAD k-tiles ahead; with a group in flight, stage (kt - 1) % STAGES may still be read.
+    constexpr int AHEAD = INFLIGHT ? STAGES - 2 : STAGES - 1;
     extern __shared__ __align__(1024) uint8_t smem[];
     const uint32_t sa0 = smem_addr(smem), sb0 = sa0 + STAGES * TILE_A;
     const int wg = threadIdx.x >> 7, lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
@@ -97,22 +117,22 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int i = 0; i < 128; ++i) d[i] = 0;
 
 #pragma unroll
-    for (int st = 0; st < STAGES - 1; ++st) {
+    for (int st = 0; st < AHEAD; ++st) {
         if (st < ktiles) {
-            load_tile<BM>(sa0 + st * TILE_A, a, m, k, row0, st);
-            load_tile<BN>(sb0 + st * TILE_B, w, n, k, col0, st);
+            load_tile<BM, SWIZZLE>(sa0 + st * TILE_A, a, m, k, row0, st);
+            load_tile<BN, SWIZZLE>(sb0 + st * TILE_B, w, n, k, col0, st);
         }
         asm volatile("cp.async.commit_group;\n" ::);
     }
     for (int kt = 0; kt < ktiles; ++kt) {
-        asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
+        asm volatile("cp.async.wait_group %0;\n" ::"n"(AHEAD - 1));
         // cp.async wrote through the generic proxy; wgmma reads through the async proxy.
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         __syncthreads();
-        int next = kt + STAGES - 1;
+        int next = kt + AHEAD;
         if (next < ktiles) {
-            load_tile<BM>(sa0 + (next % STAGES) * TILE_A, a, m, k, row0, next);
-            load_tile<BN>(sb0 + (next % STAGES) * TILE_B, w, n, k, col0, next);
+            load_tile<BM, SWIZZLE>(sa0 + (next % STAGES) * TILE_A, a, m, k, row0, next);
+            load_tile<BN, SWIZZLE>(sb0 + (next % STAGES) * TILE_B, w, n, k, col0, next);
         }
         asm volatile("cp.async.commit_group;\n" ::);
 
@@ -120,11 +140,17 @@ __global__ void __launch_bounds__(THREADS, 1)
         const uint32_t sa = sa0 + st * TILE_A + wg * 8 * SBO, sb = sb0 + st * TILE_B;
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
-        for (int ks = 0; ks < BK / 32; ++ks) wgmma_m64n256k32_s8(d, desc(sa + ks * 2 * CORE), desc(sb + ks * 2 * CORE));
+        for (int ks = 0; ks < BK / 32; ++ks)
+            wgmma_m64n256k32_s8(d, desc<SWIZZLE>(sa + kstep_offset<SWIZZLE>(ks)),
+                                desc<SWIZZLE>(sb + kstep_offset<SWIZZLE>(ks)));
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        // Drain before the next iteration's barrier lets this stage be overwritten.
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        // Before the next iteration's barrier lets a stage be overwritten, the group that read it is done.
+        if constexpr (INFLIGHT)
+            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        else
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     }
+    if constexpr (INFLIGHT) asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     // Keep the compiler from reading the accumulators before the last wait.
 #pragma unroll
     for (int i = 0; i < 128; ++i) asm volatile("" : "+r"(d[i])::"memory");
@@ -153,10 +179,10 @@ __global__ void __launch_bounds__(THREADS, 1)
     }
 }
 
-template <bool DEQUANT>
+template <bool DEQUANT, bool SWIZZLE, bool INFLIGHT>
 void launch(const int8_t* a, const int8_t* w, const float* scale_a, const float* scale_w, int32_t* acc, uint16_t* y,
             int m, int n, int k, tameq::cuda::Stream s) {
-    auto kernel = wgmma_gemm_kernel<DEQUANT>;
+    auto kernel = wgmma_gemm_kernel<DEQUANT, SWIZZLE, INFLIGHT>;
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM),
           "cudaFuncSetAttribute(wgmma_gemm_kernel)");
     dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
@@ -164,15 +190,27 @@ void launch(const int8_t* a, const int8_t* w, const float* scale_a, const float*
     check_launch("wgmma_gemm_kernel");
 }
 
+template <bool DEQUANT>
+void dispatch(LabWgmma v, const int8_t* a, const int8_t* w, const float* scale_a, const float* scale_w, int32_t* acc,
+              uint16_t* y, int m, int n, int k, tameq::cuda::Stream s) {
+    if (v.swizzle)
+        v.inflight ? launch<DEQUANT, true, true>(a, w, scale_a, scale_w, acc, y, m, n, k, s)
+                   : launch<DEQUANT, true, false>(a, w, scale_a, scale_w, acc, y, m, n, k, s);
+    else
+        v.inflight ? launch<DEQUANT, false, true>(a, w, scale_a, scale_w, acc, y, m, n, k, s)
+                   : launch<DEQUANT, false, false>(a, w, scale_a, scale_w, acc, y, m, n, k, s);
+}
+
 }  // namespace
 
 bool lab_wgmma_supports(int n, int k) { return k % BK == 0 && n % 8 == 0; }
 
-void lab_wgmma_s8_s32(const int8_t* a, const int8_t* w, int32_t* acc, int m, int n, int k, tameq::cuda::Stream s) {
-    launch<false>(a, w, nullptr, nullptr, acc, nullptr, m, n, k, s);
+void lab_wgmma_s8_s32(LabWgmma v, const int8_t* a, const int8_t* w, int32_t* acc, int m, int n, int k,
+                      tameq::cuda::Stream s) {
+    dispatch<false>(v, a, w, nullptr, nullptr, acc, nullptr, m, n, k, s);
 }
 
-void lab_wgmma_w8a8_bf16(const int8_t* a, const int8_t* w, const float* scale_a, const float* scale_w, uint16_t* y,
-                         int m, int n, int k, tameq::cuda::Stream s) {
-    launch<true>(a, w, scale_a, scale_w, nullptr, y, m, n, k, s);
+void lab_wgmma_w8a8_bf16(LabWgmma v, const int8_t* a, const int8_t* w, const float* scale_a, const float* scale_w,
+                         uint16_t* y, int m, int n, int k, tameq::cuda::Stream s) {
+    dispatch<true>(v, a, w, scale_a, scale_w, nullptr, y, m, n, k, s);
 }
