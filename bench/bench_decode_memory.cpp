@@ -1,7 +1,7 @@
 // Decode memory of the integer engine for W4A4KV4 (issue 5: at most 0.3x the FP16 size of the weights plus
 // the cache). Not a timing: one iteration per model that quantizes it in memory (RTN, QuaRot rotation),
 // switches it to the integer kernels, and reports as counters the resident bytes of what decoding holds
-// (block linears as packed codes + scales, embeddings, lm_head and norms as the engine keeps them, the KV
+// (block linears as packed codes + scales, lm_head in BF16, embeddings in BF16 where exact, else FP32, the KV
 // cache as allocated at context 2048) against the FP16 size of the same weights and an FP16 cache.
 //   BM_decode_memory/gut-llama-27m   the shared model (skips without ../shared)
 //   BM_decode_memory/7b-shaped       Llama-2-7B shapes, 2 random layers measured, counters scaled to 32
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "io/tokenizer.h"
+#include "model/bf16_linear.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
 #include "quant/int_linear.h"
@@ -29,6 +30,7 @@ constexpr const char* recipe = "rotate=rh,w=4,a=4,kv=4,w-clip-search=0";
 size_t linear_bytes(const Linear& l, int64_t* params) {
     *params += int64_t(l.in_features()) * l.out_features();
     if (auto* il = dynamic_cast<const IntLinear*>(&l)) return il->weight_bytes();
+    if (auto* bl = dynamic_cast<const Bf16Linear*>(&l)) return bl->weight_bytes();
     const DenseLinear& d = as_dense(l);
     *params += int64_t(d.bias.size());
     return (d.weight.size() + d.bias.size()) * sizeof(float);
@@ -52,8 +54,8 @@ void report(benchmark::State& state, const std::string& path, int layers_scale) 
             if (*p) block += linear_bytes(**p, &block_params);
         block += norm_bytes(l.attn_norm, &block_params) + norm_bytes(l.mlp_norm, &block_params);
     }
-    other += m.embed.size() * sizeof(float);
-    other_params += int64_t(m.embed.size());
+    other += m.embed.size() * sizeof(float) + m.embed_bf16.size() * sizeof(uint16_t);
+    other_params += int64_t(m.embed.size() + m.embed_bf16.size());
     other += linear_bytes(*m.lm_head, &other_params) + norm_bytes(m.final_norm, &other_params);
     // The cache as the engine allocates it, for the full depth.
     const int layers = c.n_layers * layers_scale;
@@ -71,7 +73,8 @@ void report(benchmark::State& state, const std::string& path, int layers_scale) 
     state.counters["ratio"] = double(block + other + cache) / fp16;
     // The part the integer kernels own (blocks + cache) against its FP16 size.
     state.counters["ratio_blocks_kv"] = double(block + cache) / (2.0 * double(block_params) + fp16_cache);
-    state.SetLabel(fmt::format("{} layers, kv codes {}, fused R4 {}", layers, r.kv_codes, r.fused_hadamard));
+    state.SetLabel(fmt::format("{} layers, kv codes {}, fused R4 {}, lm_head BF16 {}, embeddings BF16 {}", layers,
+                               r.kv_codes, r.fused_hadamard, r.head_bf16, r.embed_bf16));
 }
 
 void BM_decode_memory_gut(benchmark::State& state) {

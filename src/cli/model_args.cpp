@@ -37,6 +37,7 @@ std::string select_engine(Model& m, const std::string& engine) {
     if (r.simulated) s += fmt::format(", simulated for {} ({})", r.simulated, r.first_reason);
     if (r.fused_hadamard) s += ", R4 fused into down_proj";
     if (r.kv_codes) s += ", KV cache stores codes";
+    if (r.head_bf16) s += r.embed_bf16 ? ", embeddings and lm_head in BF16" : ", lm_head in BF16";
     return s;
 }
 

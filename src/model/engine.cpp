@@ -1,8 +1,10 @@
 #include "model/engine.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.h"
+#include "common/half.h"
 
 namespace tameq {
 
@@ -57,7 +59,12 @@ void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) 
     }
     for (int i = 0; i < n; ++i) {
         if (tokens[i] < 0 || tokens[i] >= c.vocab) fail(m.source, "token id {} outside the vocabulary of {}", tokens[i], c.vocab);
-        std::memcpy(dst + size_t(i) * e, &m.embed[size_t(tokens[i]) * e], size_t(e) * 4);
+        if (!m.embed.empty()) {
+            std::memcpy(dst + size_t(i) * e, &m.embed[size_t(tokens[i]) * e], size_t(e) * 4);
+        } else {
+            const uint16_t* row = &m.embed_bf16[size_t(tokens[i]) * e];
+            std::transform(row, row + e, dst + size_t(i) * e, bf16_to_f32);
+        }
     }
     if (m.project_in) m.project_in->forward(raw.data(), n, x);
     if (c.family == ArchFamily::OPT)

@@ -17,7 +17,7 @@ int64_t Model::n_params() const {
         return n;
     };
     auto norm = [](const Norm& n) { return int64_t(n.weight.size() + n.bias.size()); };
-    int64_t n = int64_t(embed.size() + pos_embed.size()) + lin(project_in) + lin(project_out) + norm(final_norm);
+    int64_t n = int64_t(embed.size() + embed_bf16.size() + pos_embed.size()) + lin(project_in) + lin(project_out) + norm(final_norm);
     if (!cfg.tie_embeddings) n += lin(lm_head);
     for (const Layer& l : layers)
         n += norm(l.attn_norm) + norm(l.mlp_norm) + lin(l.q) + lin(l.k) + lin(l.v) + lin(l.o) + lin(l.gate) + lin(l.up) +

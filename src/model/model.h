@@ -27,7 +27,8 @@ struct Layer {
 struct Model {
     ModelConfig cfg;
     std::string source;                  // the path it was loaded from
-    std::vector<float> embed;            // [vocab x embed_dim]
+    std::vector<float> embed;            // [vocab x embed_dim]; empty once the integer engine moved it to embed_bf16
+    std::vector<uint16_t> embed_bf16;    // the integer engine's BF16 copy of embed (half the resident bytes)
     std::vector<float> pos_embed;        // OPT: [max_positions + offset x hidden]
     std::unique_ptr<Linear> project_in;  // OPT when word_embed_proj_dim != hidden
     std::unique_ptr<Linear> project_out;
