@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # DFRot's Figure 2 at our scale, as a table: per-token 4-bit error ‖x − Q(x)‖ (asymmetric per token, as evaluation)
 # of the massive tokens (magnitude rule) against the median ordinary token, per layer input, under
-# none / RO / RH / DFRot, from `tameq inspect --json`.
+# none / RO / RH / DFRot, and how many rows each marking rule (magnitude, norm, public quant-error) marks, from
+# `tameq inspect --json`.
 #   scripts/results-dfrot-figure2.sh [MODEL_DIR] [WINDOWS]   (default ../shared/models/gut-llama-27m, 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,17 @@ for layer in j["layers"]:
         print(f"| {layer['index']} | {inp} | {q['none']['n_massive']} / {q['none']['n_massive'] + q['none']['n_ordinary']} | "
               + " | ".join(cells) + " |")
 print(f"\nmedians over the {len(p['massive'])} tokens whose points inspect keeps; massive = mean over all marked tokens")
+rules = j["marking_rules"]
+print(f"\nRows each marking rule marks (first tokens among them): magnitude = max|x| > {rules['magnitude_ratio']:g} x "
+      f"median |x|; norm = row norm > {rules['norm_ratio']:g} x median row norm; quant-error (public DFRot code) = "
+      f"unrotated per-token error < {rules['quant_error_threshold']:g} (8.5 at hidden 4096, 4 bits, scaled)\n")
+print("| layer | input | tokens | magnitude | norm | quant-error |")
+print("|---|---|---|---|---|---|")
+for layer in j["layers"]:
+    for inp in ("attn_in", "mlp_in"):
+        q = layer["quant_error"][inp]
+        m = q["marking"]
+        cell = lambda r: f"{m[r]['rows']} ({m[r]['first_token']})"
+        print(f"| {layer['index']} | {inp} | {q['none']['n_massive'] + q['none']['n_ordinary']} | {cell('magnitude')} | "
+              f"{cell('norm')} | {cell('quant_error')} |")
 PY

@@ -1,4 +1,5 @@
 // `tameq inspect` and `tameq sweep` on tiny synthetic models: the numbers in the JSON, resuming, bad input.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -68,6 +69,17 @@ TEST_F(ReportCli, InspectFindsTheMassiveBosAndRotationsTreatItAsExpected) {
     for (const auto& t : r["layers"][0]["massive_tokens"])
         if (t["position"] == 0 && t["text"] == "<BOS>" && t["channels"][0]["channel"] == 3) bos_listed = true;
     EXPECT_TRUE(bos_listed);
+    // Every marking rule finds this BOS in both windows: its max |x| and its norm are far above the median, and
+    // being 1-sparse it has almost no unrotated error on the symmetric grid (the public code's rule).
+    for (const auto& layer : r["layers"])
+        for (const char* input : {"attn_in", "mlp_in"}) {
+            const json& marks = layer["quant_error"][input]["marking"];
+            EXPECT_EQ(marks["magnitude"]["rows"], 2) << marks.dump();
+            for (const char* rule : {"magnitude", "norm", "quant_error"}) EXPECT_EQ(marks[rule]["first_token"], 2) << rule << marks.dump();
+        }
+    EXPECT_NEAR(r["marking_rules"]["quant_error_threshold"].get<double>(),
+                8.5 * std::sqrt(r["hidden"].get<double>() / 4096 * std::log(r["hidden"].get<double>()) / std::log(4096.0)),
+                1e-3);
     // A 1-sparse row: RH spreads it to ±c, on the symmetric grid; RO to a Gaussian-looking row, far off it.
     // (Only nearly 1-sparse rows gain: gut-llama-27m's BOS has four unequal channels, see test_report_browser.)
     const json& e = r["bos"]["error_when_massive"];

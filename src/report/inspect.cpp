@@ -205,11 +205,20 @@ struct ErrorStats {
         int64_t n_ordinary = 0, n_massive = 0, n_bos = 0;
     };
     std::array<Sum, 4> by_rotation;
+    // Rows each marking rule marks (issue 3: our first token is not 1-2-sparse, so the rules disagree), and
+    // whether the first token of a window is among them.
+    struct Marks {
+        int64_t rows = 0, first_token = 0;
+    };
+    Marks by_magnitude, by_norm, by_quant_error;
     json points = {{"window", json::array()}, {"position", json::array()}, {"absmax", json::array()}, {"massive", json::array()},
                    {"error", {{"none", json::array()}, {"ro", json::array()}, {"rh", json::array()}, {"dfrot", json::array()}}}};
 
     json to_json() const {
         json j;
+        const auto marks = [](const Marks& m) { return json{{"rows", m.rows}, {"first_token", m.first_token}}; };
+        j["marking"] = {{"magnitude", marks(by_magnitude)}, {"norm", marks(by_norm)},
+                        {"quant_error", marks(by_quant_error)}};
         for (size_t r = 0; r < kRotations.size(); ++r) {
             const Sum& s = by_rotation[r];
             j[kRotations[r]] = {{"mean_ordinary", s.n_ordinary ? round4(s.ordinary / double(s.n_ordinary)) : 0.0},
@@ -344,6 +353,19 @@ private:
             err[r + 1] = per_token_quant_error(y.data(), n, dim, nullptr, act_);
         }
         ErrorStats& es = errors_[where == Tap::AttnResidual ? 0 : 1];
+        // The two other marking rules DFRot can use, counted on the same rows: the residual norm against the
+        // median row's, and the public code's rule (unrotated per-token error below its scaled threshold).
+        const std::vector<uint8_t> by_norm = mark_massive_by_norm(x, n, dim);
+        const double threshold = scaled_quant_error_threshold(dim, act_.bits);
+        for (int i = 0; i < n; ++i) {
+            const bool quant_error = std::sqrt(err[0][size_t(i)]) < threshold;
+            for (auto [marked, m] : {std::pair{bool(marks[size_t(i)]), &es.by_magnitude},
+                                     std::pair{bool(by_norm[size_t(i)]), &es.by_norm}, std::pair{quant_error, &es.by_quant_error}})
+                if (marked) {
+                    ++m->rows;
+                    m->first_token += i == 0;
+                }
+        }
         const std::vector<float>& absmax = stats_[size_t(where)].token_absmax;
         const size_t first = absmax.size() - size_t(n);
         const bool keep_points = first + size_t(n) <= size_t(opt_.scatter_tokens);
@@ -548,6 +570,8 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
             {"family", llama ? "llama" : "opt"}, {"hidden", cfg.hidden}, {"intermediate", cfg.intermediate},
             {"head_dim", cfg.head_dim}, {"n_layers", cfg.n_layers}, {"calib", opt.calib_file}, {"windows", int(windows.size())},
             {"ctx", ctx}, {"tokens", tokens}, {"bits", opt.bits}, {"symmetric", opt.symmetric}, {"seed", opt.seed}, {"massive_ratio", opt.massive_ratio},
+            {"marking_rules", {{"magnitude_ratio", opt.massive_ratio}, {"norm_ratio", kMassiveNormRatio},
+                               {"quant_error_threshold", round4(scaled_quant_error_threshold(cfg.hidden, opt.bits))}}},
             {"dfrot", dfrot}, {"layers", layers},
             {"bos", {{"token_id", cfg.bos_id}, {"checks", tap.bos_checks}, {"marked_massive", tap.bos_marked},
                      {"max_ratio", round4(tap.bos_max_ratio)}, {"error_when_massive", bos_error},
