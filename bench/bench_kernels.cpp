@@ -1,6 +1,8 @@
 // The integer kernels against the machine's limits and against OpenBLAS fp32 in the same run:
 //   BM_int8_peak      register-only vpdpbusd loop (the int8 dot-product peak), 1 and 2 threads
 //   BM_mem_read       a 512 MiB buffer summed with 256-bit loads, 1 and 2 threads
+//   BM_w4a8_stream / BM_w8a8_stream   M = 1 GEMV over 512 MiB of packed copies of one matrix, read in turn
+//                     (decode's access pattern: weights come from DRAM), weight GB/s against BM_mem_read
 //   BM_act_quant      fused per-token u8 quantization of M × K floats
 //   BM_sgemm / BM_w8a8 / BM_w4a8 / BM_w4a8_g128 (per-group scales, groups of 128)   y[M x N] = x[M x K]·Wᵀ on Llama shapes; the integer rows time the
 //                     kernel from u8 codes to float outputs (dequantizing epilogue included) and report
@@ -22,6 +24,7 @@
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <fmt/format.h>
 
 #include "common/rng.h"
 #include "kernels/cpu/act_quant.h"
@@ -267,6 +270,39 @@ void integer_gemm(benchmark::State& state, int bits, bool grouped) {
     state.SetLabel(path_name(active_path()));
 }
 
+// Decode streams every layer's weights once per token, from memory, not from the last-level cache: M = 1
+// over enough packed copies of one matrix to fill mem_bytes, one after another, so no call finds its
+// weights cached (a single 4096 x 11008 W4 matrix, 22.5 MB, stays in L3 and reads at 1.4-1.7x DRAM speed).
+void streamed_gemv(benchmark::State& state, int bits) {
+    int n = static_cast<int>(state.range(0)), k = static_cast<int>(state.range(1));
+    Rng rng(n * 131 + k);
+    std::vector<int8_t> codes(static_cast<size_t>(n) * k);
+    for (int8_t& c : codes) c = static_cast<int8_t>(bits == 8 ? int(rng.next_u64() & 0xff) - 128 : int(rng.next_u64() & 0xf) - 8);
+    std::vector<PackedWeights> copies;
+    size_t total = 0;
+    while (total < mem_bytes) {
+        copies.push_back(bits == 8 ? pack_weights_s8(codes.data(), n, k) : pack_weights_s4(codes.data(), n, k));
+        total += copies.back().bytes();
+    }
+    auto x = activations(1, k);
+    std::vector<uint8_t> q(static_cast<size_t>(k));
+    std::vector<float> scale_w(n, 0.01f), bias(n, 0.0f), y(n);
+    float scale_a = 0;
+    int32_t zero_a = 0;
+    quantize_rows_u8(x.data(), 1, k, k, 8, false, q.data(), k, &scale_a, &zero_a);
+    Dequant dq{&scale_a, &zero_a, scale_w.data(), bias.data()};
+    const Limits& lim = machine_limits();
+    size_t next = 0;
+    Seconds t = timed_loop(state, [&] {
+        gemm_u8_f32(q.data(), 1, k, copies[next], dq, y.data(), n);
+        next = (next + 1) % copies.size();
+        benchmark::ClobberMemory();
+    });
+    state.counters["weight_GB/s"] = copies[0].bytes() / t.wall * 1e-9;
+    state.counters["of_bw"] = copies[0].bytes() / t.wall / lim.bytes_per_s;
+    state.SetLabel(fmt::format("{}, {} copies, threads {}", path_name(active_path()), copies.size(), num_threads()));
+}
+
 void BM_w8a8(benchmark::State& state) { integer_gemm(state, 8, false); }
 void BM_w4a8(benchmark::State& state) { integer_gemm(state, 4, false); }
 void BM_w4a8_g128(benchmark::State& state) { integer_gemm(state, 4, true); }
@@ -287,6 +323,12 @@ void BM_act_quant(benchmark::State& state) {
 void register_all() {
     benchmark::RegisterBenchmark("BM_int8_peak", BM_int8_peak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("BM_mem_read", BM_mem_read)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+    for (auto [n, k] : {std::pair{4096, 4096}, std::pair{11008, 4096}}) {
+        benchmark::RegisterBenchmark("BM_w4a8_stream", [](benchmark::State& s) { streamed_gemv(s, 4); })
+            ->Args({n, k})->ArgNames({"N", "K"})->UseRealTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark("BM_w8a8_stream", [](benchmark::State& s) { streamed_gemv(s, 8); })
+            ->Args({n, k})->ArgNames({"N", "K"})->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
     for (int m : {1, 128, 512}) benchmark::RegisterBenchmark("BM_act_quant", BM_act_quant)->Args({m, 4096})->Unit(benchmark::kMicrosecond);
     struct Row {
         const char* name;
