@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/attend_one.h"
 #include "kernels/cpu/kv_codes.h"
 #include "model/ops.h"
 
@@ -40,6 +41,10 @@ void causal_attention(const float* q, int n, int pos0, const KvRows& k, const Kv
         const float* kh = head_rows(k, kvh, len, n_kv_heads, hd, scores + size_t(n) * len, &ks);
         const float* vh = head_rows(v, kvh, len, n_kv_heads, hd, scores + size_t(n) * len + tile, &vs);
         for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+            if (n == 1) {  // decode: two GEMVs, done by the kernel rather than by two sgemm calls
+                kern::attend_one_query(q + h * hd, kh, ks, vh, vs, len, hd, scale, scores, out + h * hd);
+                continue;
+            }
             // scores[n x len] = scale · Q_h · K_hᵀ
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, len, hd, scale, q + h * hd, q_stride, kh, ks, 0.0f,
                         scores, len);
