@@ -40,6 +40,12 @@ void reference(const std::vector<float>& x, int n, const std::vector<uint16_t>& 
         }
 }
 
+Model quantized_gut_llama(const char* recipe) {
+    const std::string path = tameq::test::shared_path("models/gut-llama-27m");
+    auto tok = load_tokenizer(path);
+    return quantize_in_memory(path, parse_recipe(recipe), *tok);
+}
+
 void expect_close(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& mag,
                   int in, const std::string& what) {
     for (size_t j = 0; j < got.size(); ++j)
@@ -105,9 +111,7 @@ TEST(Bf16Linear, GemvAndBlockedGemmPathsEqualTheDenseProductOfBf16Weights) {
 TEST(Bf16Linear, IntegerEngineHoldsEmbeddingsAndHeadInBf16Exactly) {
     TAMEQ_REQUIRE_SHARED();
     // W8A8 RTN leaves embeddings and lm_head as loaded from the BF16 checkpoint, so the BF16 copies are exact.
-    const std::string path = tameq::test::shared_path("models/gut-llama-27m");
-    auto tok = load_tokenizer(path);
-    Model m = quantize_in_memory(path, parse_recipe("w=8,a=8,w-clip-search=0"), *tok);
+    Model m = quantized_gut_llama("w=8,a=8,w-clip-search=0");
     const std::vector<float> embed = m.embed;
     const DenseLinear head = as_dense(*m.lm_head);
     const std::vector<int> prompt = {1, 450, 4799, 338, 263};
@@ -139,9 +143,7 @@ TEST(Bf16Linear, IntegerEngineHoldsEmbeddingsAndHeadInBf16Exactly) {
 TEST(Bf16Linear, RotatedEmbeddingsStayFp32) {
     TAMEQ_REQUIRE_SHARED();
     // R1 makes the embeddings non-BF16 values; rounding them would perturb every quantized layer's input.
-    const std::string path = tameq::test::shared_path("models/gut-llama-27m");
-    auto tok = load_tokenizer(path);
-    Model m = quantize_in_memory(path, parse_recipe("rotate=rh,w=4,a=8,w-clip-search=0"), *tok);
+    Model m = quantized_gut_llama("rotate=rh,w=4,a=8,w-clip-search=0");
     const std::vector<float> embed = m.embed;
     const IntegerReport r = use_integer_kernels(m);
     EXPECT_TRUE(r.head_bf16);
