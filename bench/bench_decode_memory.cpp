@@ -50,7 +50,7 @@ void report(benchmark::State& state, const std::string& path, int layers_scale) 
     int64_t block_params = 0, other_params = 0;
     size_t block = 0, other = 0;
     for (const Layer& l : m.layers) {
-        for (const auto* p : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.fc1, &l.fc2})
+        for (const auto* p : l.linears())
             if (*p) block += linear_bytes(**p, &block_params);
         block += norm_bytes(l.attn_norm, &block_params) + norm_bytes(l.mlp_norm, &block_params);
     }

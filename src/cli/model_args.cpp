@@ -26,10 +26,7 @@ std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, con
 }
 
 std::string select_engine(Model& m, const std::string& engine) {
-    int simulated = 0;
-    for (const Layer& l : m.layers)
-        for (const auto* p : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.fc1, &l.fc2})
-            if (*p && dynamic_cast<const FakeQuantLinear*>(p->get())) ++simulated;
+    const int simulated = count_simulated_linears(m);
     if (simulated == 0) return "";
     if (engine == "sim") return fmt::format("simulated quantization ({} linears)", simulated);
     const IntegerReport r = use_integer_kernels(m);

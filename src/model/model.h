@@ -1,6 +1,7 @@
 #pragma once
 // An LLM's weights in FP32 (norm parameters, embeddings) plus one Linear per projection.
 // Llama-family and OPT share this struct; fields a family does not use stay empty.
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ struct Layer {
     std::unique_ptr<Linear> q, k, v, o;
     std::unique_ptr<Linear> gate, up, down;  // Llama SwiGLU: down(silu(gate(x)) * up(x))
     std::unique_ptr<Linear> fc1, fc2;        // OPT ReLU FFN: fc2(relu(fc1(x)))
+
+    // Every projection slot, for passes that treat them alike (a family's unused slots are null).
+    std::array<std::unique_ptr<Linear>*, 9> linears() { return {&q, &k, &v, &o, &gate, &up, &down, &fc1, &fc2}; }
+    std::array<const std::unique_ptr<Linear>*, 9> linears() const {
+        return {&q, &k, &v, &o, &gate, &up, &down, &fc1, &fc2};
+    }
 };
 
 struct Model {

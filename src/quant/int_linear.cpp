@@ -88,19 +88,25 @@ std::string IntLinear::kind() const {
                        kern::path_name(kern::active_path()));
 }
 
+int count_simulated_linears(const Model& m) {
+    int n = 0;
+    for (const Layer& l : m.layers)
+        for (const auto* p : l.linears())
+            if (*p && dynamic_cast<const FakeQuantLinear*>(p->get())) ++n;
+    return n;
+}
+
 IntegerReport use_integer_kernels(Model& m) {
     IntegerReport report;
     if (m.keep_massive_fp) {
         // The keep-massive diagnostic lets marked rows skip activation quantization (FpRowScope), which only the
         // simulated linears honour; integer kernels would quantize them and silently report another experiment.
-        for (const Layer& l : m.layers)
-            for (const auto* p : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.fc1, &l.fc2})
-                if (*p && dynamic_cast<const FakeQuantLinear*>(p->get())) ++report.simulated;
+        report.simulated = count_simulated_linears(m);
         report.first_reason = "keep-massive diagnostic (massive rows stay in floating point)";
         return report;
     }
     for (Layer& l : m.layers)
-        for (auto* p : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.fc1, &l.fc2}) {
+        for (auto* p : l.linears()) {
             if (!*p) continue;
             auto* sim = dynamic_cast<FakeQuantLinear*>(p->get());
             if (!sim) continue;

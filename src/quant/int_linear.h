@@ -56,4 +56,7 @@ struct IntegerReport {
 // they stay unquantized, as QuaRot places quantization, at half the FP32 bytes.
 IntegerReport use_integer_kernels(Model& m);
 
+// Block linears that run simulated quantization (FakeQuantLinear).
+int count_simulated_linears(const Model& m);
+
 }  // namespace tameq

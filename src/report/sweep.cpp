@@ -88,7 +88,7 @@ Recipe sweep_recipe(const std::string& text, const std::string& calib) {
 double model_size_mb(const Model& fp, const Recipe& r) {
     int64_t linear_weights = 0, quant_bytes = 0;
     for (const Layer& l : fp.layers)
-        for (const auto* lin : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.fc1, &l.fc2}) {
+        for (const auto* lin : l.linears()) {
             if (!*lin) continue;
             const int64_t in = (*lin)->in_features(), out = (*lin)->out_features();
             linear_weights += in * out;
