@@ -356,11 +356,11 @@ private:
         // The two other marking rules DFRot can use, counted on the same rows: the residual norm against the
         // median row's, and the public code's rule (unrotated per-token error below its scaled threshold).
         const std::vector<uint8_t> by_norm = mark_massive_by_norm(x, n, dim);
-        const double threshold = scaled_quant_error_threshold(dim, act_.bits);
+        const std::vector<uint8_t> by_error =
+            mark_massive_by_quant_error(err[0], scaled_quant_error_threshold(dim, act_.bits));
         for (int i = 0; i < n; ++i) {
-            const bool quant_error = std::sqrt(err[0][size_t(i)]) < threshold;
-            for (auto [marked, m] : {std::pair{bool(marks[size_t(i)]), &es.by_magnitude},
-                                     std::pair{bool(by_norm[size_t(i)]), &es.by_norm}, std::pair{quant_error, &es.by_quant_error}})
+            for (auto [marked, m] : {std::pair{marks[size_t(i)], &es.by_magnitude}, std::pair{by_norm[size_t(i)], &es.by_norm},
+                                     std::pair{by_error[size_t(i)], &es.by_quant_error}})
                 if (marked) {
                     ++m->rows;
                     m->first_token += i == 0;

@@ -178,9 +178,12 @@ float scaled_quant_error_threshold(int C, int bits, float threshold_4096_4bit) {
 
 std::vector<uint8_t> mark_massive_by_quant_error(const float* X, int rows, int C, const QuantSpec& act,
                                                  float threshold) {
-    const auto err = per_token_quant_error(X, rows, C, nullptr, act);
-    std::vector<uint8_t> massive(rows);
-    for (int i = 0; i < rows; i++) massive[i] = std::sqrt(err[i]) < threshold;
+    return mark_massive_by_quant_error(per_token_quant_error(X, rows, C, nullptr, act), threshold);
+}
+
+std::vector<uint8_t> mark_massive_by_quant_error(const std::vector<double>& squared_errors, float threshold) {
+    std::vector<uint8_t> massive(squared_errors.size());
+    for (size_t i = 0; i < massive.size(); i++) massive[i] = std::sqrt(squared_errors[i]) < threshold;
     return massive;
 }
 

@@ -74,6 +74,8 @@ constexpr float kQuantErrorThreshold4096 = 8.5f;
 float scaled_quant_error_threshold(int C, int bits, float threshold_4096_4bit = kQuantErrorThreshold4096);
 std::vector<uint8_t> mark_massive_by_quant_error(const float* X, int rows, int C, const QuantSpec& act,
                                                  float threshold);
+// The same rule on squared per-token errors already computed (per_token_quant_error without rotation).
+std::vector<uint8_t> mark_massive_by_quant_error(const std::vector<double>& squared_errors, float threshold);
 
 // w_i = γ for marked rows, 1 otherwise.
 std::vector<float> massive_row_weights(const std::vector<uint8_t>& massive, float gamma);

@@ -10,23 +10,11 @@
 
 TAMEQ_TARGET_BEGIN("avx2,fma")
 
+#include "kernels/cpu/hsum_ymm.inc"
+
 namespace tameq::kern {
 
 namespace {
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-inline float hmax(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // e^x for x <= 0 (softmax arguments): x = n·ln2 + r, |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
 // (truncation 1.2e-7 relative), times 2^n through the exponent bits. Below -87 the result flushes toward 0.
@@ -60,7 +48,7 @@ void attend_one_query_avx2(const float* q, const float* k, int k_stride, const f
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kj + d + 8), a1);
         }
         if (d < hd) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), a0);
-        scores[j] = scale * hsum(_mm256_add_ps(a0, a1));
+        scores[j] = scale * hsum_ymm(_mm256_add_ps(a0, a1));
         mx = scores[j] > mx ? scores[j] : mx;
     }
     const __m256 vmx = _mm256_set1_ps(mx);
@@ -71,7 +59,7 @@ void attend_one_query_avx2(const float* q, const float* k, int k_stride, const f
         _mm256_storeu_ps(scores + j, e);
         vsum = _mm256_add_ps(vsum, e);
     }
-    float sum = hsum(vsum);
+    float sum = hsum_ymm(vsum);
     for (; j < len; ++j) {
         scores[j] = std::exp(scores[j] - mx);
         sum += scores[j];

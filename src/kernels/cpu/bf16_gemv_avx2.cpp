@@ -9,18 +9,13 @@
 
 TAMEQ_TARGET_BEGIN("avx2,fma")
 
+#include "kernels/cpu/hsum_ymm.inc"
+
 namespace tameq::kern {
 
 namespace {
 
 inline __m256 widen(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 }  // namespace
 
@@ -41,7 +36,7 @@ void bf16_gemv_rows_avx2(const float* x, int n, const uint16_t* w, int out, int 
             }
         }
         for (int i = 0; i < n; ++i) {
-            float s = hsum(_mm256_add_ps(acc0[i], acc1[i]));
+            float s = hsum_ymm(_mm256_add_ps(acc0[i], acc1[i]));
             for (int kk = k; kk < in; ++kk) s += x[size_t(i) * in + kk] * bf16_to_f32(wr[kk]);
             y[size_t(i) * out + r] = bias ? s + bias[r] : s;
         }
