@@ -15,7 +15,7 @@
 #include <benchmark/benchmark.h>
 
 #include "transform/dfrot.h"
-#include "transform/rotation.h"
+#include "transform/rotations.h"
 
 using namespace tameq;
 

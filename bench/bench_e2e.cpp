@@ -21,10 +21,11 @@
 #include <string>
 
 #include "common/rng.h"
-#include "io/quantized_format.h"
+#include "quant/open_model.h"
+#include "quant/quantized_format.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
-#include "quant/int_linear.h"
+#include "model/int_linear.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "transform/hadamard.h"
+#include "numerics/hadamard.h"
 
 using namespace tameq;
 

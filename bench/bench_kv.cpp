@@ -13,8 +13,8 @@
 #include "common/rng.h"
 #include "kernels/cpu/act_quant.h"
 #include "model/attention.h"
-#include "quant/quantized_linear.h"
-#include "transform/hadamard.h"
+#include "model/fake_quant.h"
+#include "numerics/hadamard.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "quant/gptq.h"
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 using namespace tameq;
 

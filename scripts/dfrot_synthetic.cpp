@@ -12,7 +12,7 @@
 #include <random>
 
 #include "transform/dfrot.h"
-#include "transform/rotation.h"
+#include "transform/rotations.h"
 
 using namespace tameq;
 

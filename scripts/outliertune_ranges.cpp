@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 
 #include "io/tokenizer.h"
-#include "quant/channel_stats.h"
-#include "quant/layer_runner.h"
+#include "calib/channel_stats.h"
+#include "calib/layer_runner.h"
 #include "transform/outliertune.h"
 
 using namespace tameq;

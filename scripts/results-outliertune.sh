@@ -80,8 +80,5 @@ PY
 
 # Per-channel ranges before and after the shift for one layer of each model.
 RANGES=build/outliertune_ranges
-if [ ! -x "$RANGES" ] || [ scripts/outliertune_ranges.cpp -nt "$RANGES" ]; then
-    g++ -std=c++20 -O2 -Isrc scripts/outliertune_ranges.cpp build/libtameq_core.a -o "$RANGES" \
-        $(pkg-config --libs fmt sentencepiece libpcre2-8 openblas) -llapacke -lpthread
-fi
+cmake --build build -j"$(nproc)" --target outliertune_ranges >/dev/null
 for m in $MODELS; do nice "$RANGES" "$SHARED/models/$m" "$CALIB" 3 32; done

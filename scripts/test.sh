@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs the whole test suite (unit tests, then the
+# Installs dependencies, checks that includes run down the layers, builds, and runs the whole test suite (unit tests, then the
 # AddressSanitizer+UBSan build of the unit tests, then bounded fuzzing runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-layers.sh
 scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)")
 scripts/test-sanitize.sh

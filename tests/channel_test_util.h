@@ -11,7 +11,7 @@
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
-#include "quant/channel_stats.h"
+#include "calib/channel_stats.h"
 
 namespace tameq::test {
 

@@ -6,15 +6,15 @@
 #include <gtest/gtest.h>
 
 #include "common/half.h"
-#include "cuda/gemm_ref.h"
+#include "kernels/cuda/gemm_ref.h"
 #include "test_kernels_util.h"
 
 #ifdef TAMEQ_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
 #include "common/error.h"
-#include "cuda/blas.h"
-#include "cuda/gemm_int8.h"
+#include "kernels/cuda/blas.h"
+#include "kernels/cuda/gemm_int8.h"
 #endif
 
 using namespace tameq;

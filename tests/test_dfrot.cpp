@@ -12,7 +12,7 @@
 #include "quant/recipe.h"
 #include "transform/dfrot.h"
 #include "transform/polar.h"
-#include "transform/rotation.h"
+#include "transform/rotations.h"
 
 using namespace tameq;
 

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "quant/gptq.h"
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 using namespace tameq;
 

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "transform/hadamard.h"
-#include "transform/hadamard_small.h"
+#include "numerics/hadamard.h"
+#include "numerics/hadamard_small.h"
 
 using namespace tameq;
 

@@ -10,7 +10,7 @@
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
-#include "quant/int_linear.h"
+#include "model/int_linear.h"
 #include "quant/pipeline.h"
 #include "test_util.h"
 

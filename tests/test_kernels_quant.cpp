@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "kernels/cpu/act_quant.h"
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 #include "test_kernels_util.h"
-#include "transform/hadamard.h"
+#include "numerics/hadamard.h"
 
 using namespace tameq;
 using namespace tameq::kern;

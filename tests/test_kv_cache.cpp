@@ -17,11 +17,11 @@
 #include "kernels/cpu/kv_codes.h"
 #include "model/attention.h"
 #include "model/engine.h"
-#include "quant/int_linear.h"
+#include "model/int_linear.h"
 #include "quant/pipeline.h"
-#include "quant/quantized_linear.h"
+#include "model/fake_quant.h"
 #include "test_kernels_util.h"
-#include "transform/hadamard.h"
+#include "numerics/hadamard.h"
 
 using namespace tameq;
 using namespace tameq::kern;

@@ -7,14 +7,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "io/quantized_format.h"
+#include "quant/quantized_format.h"
 #include "io/safetensors_writer.h"
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
+#include "quant/open_model.h"
 #include "quant/pipeline.h"
 #include "test_util.h"
-#include "transform/rotation.h"
+#include "transform/rotations.h"
 
 using namespace tameq;
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 using namespace tameq;
 

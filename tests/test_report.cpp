@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "report/html.h"
+#include "common/files.h"
 #include "report/output.h"
 #include "report/svg.h"
 

@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "transform/hadamard.h"
-#include "transform/rotation.h"
+#include "numerics/hadamard.h"
+#include "transform/rotations.h"
 
 using namespace tameq;
 

@@ -12,12 +12,13 @@
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
+#include "quant/open_model.h"
 #include "quant/pipeline.h"
 #include "test_util.h"
 #include "transform/fold_norms.h"
-#include "transform/hadamard.h"
-#include "transform/rotate.h"
-#include "transform/rotation.h"
+#include "numerics/hadamard.h"
+#include "transform/rotate_model.h"
+#include "transform/rotations.h"
 
 using namespace tameq;
 namespace fs = std::filesystem;

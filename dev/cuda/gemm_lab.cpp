@@ -22,9 +22,9 @@
 
 #include <cuda_runtime_api.h>
 
-#include "cuda/blas.h"
-#include "cuda/gemm_int8.h"
-#include "cuda/gemm_ref.h"
+#include "kernels/cuda/blas.h"
+#include "kernels/cuda/gemm_int8.h"
+#include "kernels/cuda/gemm_ref.h"
 #include "v2_wgmma.h"
 
 using namespace tameq;

@@ -4,7 +4,7 @@
 // promoted to src/cuda.
 #include <cstdint>
 
-#include "cuda/device.h"
+#include "kernels/cuda/device.h"
 
 struct LabWgmma {
     bool swizzle;   // 128-byte swizzled operand tiles instead of no-swizzle core matrices

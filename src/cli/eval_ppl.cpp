@@ -12,6 +12,7 @@
 #include "common/interrupt.h"
 #include "common/progress.h"
 #include "eval/perplexity.h"
+#include "quant/open_model.h"
 #include "quant/pipeline.h"
 #include "quant/recipe.h"
 
@@ -27,44 +28,9 @@ struct PplArgs {
     bool json = false;
 };
 
-std::vector<std::vector<int>> build_sequences(const PplArgs& a, const Tokenizer& tok, int bos, int64_t* text_tokens) {
-    const std::string text = read_text_file(a.data);
-    std::vector<std::vector<int>> seqs;
-    if (a.lines) {
-        // One sequence per non-empty line, truncated to ctx (llama2.c's TinyStories protocol).
-        size_t start = 0;
-        *text_tokens = 0;
-        while (start < text.size() && (a.windows <= 0 || int(seqs.size()) < a.windows)) {
-            size_t end = text.find('\n', start);
-            if (end == std::string::npos) end = text.size();
-            std::string_view line(text.data() + start, end - start);
-            start = end + 1;
-            if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-            std::vector<int> seq;
-            if (!a.no_bos) seq.push_back(bos);
-            for (int id : tok.encode(line, a.data)) seq.push_back(id);
-            if (int(seq.size()) > a.ctx) seq.resize(size_t(a.ctx));
-            *text_tokens += int64_t(seq.size());
-            seqs.push_back(std::move(seq));
-        }
-        return seqs;
-    }
-    const std::vector<int> ids = tok.encode(text, a.data);
-    *text_tokens = int64_t(ids.size());
-    if (a.no_bos) {
-        // Windows of ctx tokens with no BOS: the first token of each is context only.
-        for (size_t s = 0; s + size_t(a.ctx) <= ids.size() && (a.windows <= 0 || int(seqs.size()) < a.windows); s += size_t(a.ctx))
-            seqs.emplace_back(ids.begin() + long(s), ids.begin() + long(s) + a.ctx);
-    } else {
-        seqs = make_windows(ids, a.ctx, a.windows, bos);
-    }
-    if (seqs.empty() || (a.windows > 0 && int(seqs.size()) < a.windows))
-        fail(a.data, "too short: {} tokens make {} windows of {}, {} requested", ids.size(), seqs.size(), a.ctx, a.windows);
-    return seqs;
-}
-
 void run_ppl(const PplArgs& a) {
     if (a.ctx < 2) fail("eval ppl", "--ctx must be at least 2");
+    install_interrupt_handler();  // before any work: quantizing on the fly polls it too
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     Model model;
     std::unique_ptr<Model> ref;
@@ -84,8 +50,10 @@ void run_ppl(const PplArgs& a) {
     if (!a.kl_base.empty()) ref_name.clear();
     if (!ref_name.empty()) ref = std::make_unique<Model>(load_model(ref_name));
     const int bos = model.cfg.bos_id;
-    int64_t text_tokens = 0;
-    const auto seqs = build_sequences(a, *tok, bos, &text_tokens);
+    const WindowSpec spec{.ctx = a.ctx, .windows = a.windows, .bos = !a.no_bos, .lines = a.lines};
+    const TextWindows text = text_windows(a.data, *tok, spec, bos);
+    const auto& seqs = text.seqs;
+    const int64_t text_tokens = text.text_tokens;
 
     std::unique_ptr<ReferenceLogits> reference;
     if (ref) {
@@ -98,7 +66,6 @@ void run_ppl(const PplArgs& a) {
     }
     std::unique_ptr<LogitsWriter> save;
     if (!a.save_logits.empty()) save = std::make_unique<LogitsWriter>(a.save_logits, model.cfg.vocab, int(seqs.size()));
-    install_interrupt_handler();
     Progress progress("ppl", int64_t(seqs.size()));
     PplResult r = evaluate_ppl(model, seqs, reference.get(), save.get(), [&](int done, int, double running_ppl) {
         progress.update(done, fmt::format("PPL {:.4f}", running_ppl));

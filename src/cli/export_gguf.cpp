@@ -10,7 +10,8 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "io/gguf_writer.h"
-#include "io/quantized_format.h"
+#include "quant/open_model.h"
+#include "quant/quantized_format.h"
 #include "model/model.h"
 
 namespace tameq::cli {

@@ -6,7 +6,8 @@
 
 #include "cli/commands.h"
 #include "cli/model_args.h"
-#include "io/quantized_format.h"
+#include "quant/open_model.h"
+#include "quant/quantized_format.h"
 
 namespace tameq::cli {
 namespace {

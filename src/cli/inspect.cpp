@@ -5,8 +5,9 @@
 
 #include "cli/commands.h"
 #include "cli/model_args.h"
+#include "common/files.h"
 #include "common/progress.h"
-#include "report/inspect.h"
+#include "analysis/inspect.h"
 #include "report/output.h"
 
 namespace tameq::cli {
@@ -19,8 +20,8 @@ struct InspectArgs {
 
 void run_inspect(const InspectArgs& a) {
     // Say so now if the outputs cannot be written, not after the analysis.
-    report::check_writable(a.out);
-    if (!a.json.empty()) report::check_writable(a.json);
+    check_writable(a.out);
+    if (!a.json.empty()) check_writable(a.json);
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     std::unique_ptr<Progress> bar;
     std::string stage;
@@ -33,8 +34,8 @@ void run_inspect(const InspectArgs& a) {
         bar->update(done);
     });
     if (bar) bar->finish();
-    report::write_file_atomic(a.out, render_inspect_html(r));
-    if (!a.json.empty()) report::write_file_atomic(a.json, r.dump(1) + "\n");
+    write_file_atomic(a.out, render_inspect_html(r));
+    if (!a.json.empty()) write_file_atomic(a.json, r.dump(1) + "\n");
     const auto& b = r["bos"];
     const auto& e = b["error_when_massive"];
     auto num = [](const nlohmann::json& v) { return v.is_number() ? fmt::format("{:.3f}", v.get<double>()) : std::string("-"); };

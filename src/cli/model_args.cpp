@@ -5,8 +5,9 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "kernels/cpu/dispatch.h"
-#include "quant/int_linear.h"
+#include "model/int_linear.h"
 
 #include <fmt/format.h>
 
@@ -36,15 +37,6 @@ std::string select_engine(Model& m, const std::string& engine) {
     if (r.kv_codes) s += ", KV cache stores codes";
     if (r.head_bf16) s += r.embed_bf16 ? ", embeddings and lm_head in BF16" : ", lm_head in BF16";
     return s;
-}
-
-std::string read_text_file(const std::string& path) {
-    if (!fs::is_regular_file(path)) fail(path, "no such file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 }  // namespace tameq::cli

@@ -16,7 +16,4 @@ std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, con
 // simulation. Returns a one-line description ("" for an FP model).
 std::string select_engine(Model& m, const std::string& engine);
 
-// Reads a whole text file; errors name it (missing, unreadable, empty).
-std::string read_text_file(const std::string& path);
-
 }  // namespace tameq::cli

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "common/interrupt.h"
-#include "io/quantized_format.h"
+#include "quant/quantized_format.h"
 #include "quant/pipeline.h"
 
 namespace tameq::cli {

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "model/engine.h"
 #include "model/sampler.h"
+#include "quant/open_model.h"
 
 namespace tameq::cli {
 namespace {

@@ -1,32 +1,18 @@
 // tameq sweep MODEL --recipes "fp;rotate=rh,w=4,a=4;..." --data FILE -o DIR: quantize and score several
 // recipes, print a table, write DIR/sweep.{html,csv,json}. Finished recipes are kept in DIR/runs, so an
 // interrupted sweep (Ctrl-C stops it cleanly; a kill leaves a marker) continues where it stopped.
-#include <csignal>
-#include <cstring>
-
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/model_args.h"
+#include "analysis/sweep.h"
+#include "common/interrupt.h"
 #include "common/progress.h"
-#include "report/sweep.h"
+#include "report/sweep_report.h"
 
 namespace tameq::cli {
 namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-// First signal: finish cleanly at the next check (the current row is not saved). Second: default action.
-extern "C" void on_signal(int sig) {
-    g_interrupted = 1;
-    static const char msg[] = "\ntameq: sweep: stopping (finished recipes are kept; press Ctrl-C again to stop at once)\n";
-    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)ignored;
-    std::signal(sig, SIG_DFL);
-}
 
 struct SweepArgs {
     std::string model, tokenizer, recipes;
@@ -37,12 +23,13 @@ void run_sweep_cmd(SweepArgs& a) {
     a.opt.recipes = split_recipes(a.recipes);
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     a.opt.model = a.model;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    install_interrupt_handler(
+        "\ntameq: sweep: stopping (finished recipes are kept; press Ctrl-C again to stop at once)\n");
     std::unique_ptr<Progress> bar;
     std::string stage;
     SweepHooks hooks;
-    hooks.interrupted = [] { return g_interrupted != 0; };
+    hooks.interrupted = interrupted;
+    hooks.save = [&](const nlohmann::json& doc) { write_sweep_reports(a.opt.out_dir, doc); };
     hooks.message = [&](const std::string& s) {
         if (bar) bar->finish();
         bar.reset();

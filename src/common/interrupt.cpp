@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -10,19 +11,21 @@ namespace tameq {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+const char kDefaultMessage[] = "\ninterrupt: finishing the current step and cleaning up (press again to abort)\n";
+const char* g_message = kDefaultMessage;
 
 void on_signal(int sig) {
     if (g_interrupted.exchange(true)) {
         std::signal(sig, SIG_DFL);
         std::raise(sig);
     }
-    const char msg[] = "\ninterrupt: finishing the current step and cleaning up (press again to abort)\n";
-    (void)!::write(2, msg, sizeof msg - 1);
+    (void)!::write(2, g_message, std::strlen(g_message));
 }
 
 }  // namespace
 
-void install_interrupt_handler() {
+void install_interrupt_handler(const char* message) {
+    g_message = message ? message : kDefaultMessage;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 }

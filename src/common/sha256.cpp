@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "io/mapped_file.h"
+#include "common/mapped_file.h"
 
 namespace tameq {
 namespace {

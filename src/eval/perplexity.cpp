@@ -5,25 +5,10 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "io/mapped_file.h"
+#include "common/mapped_file.h"
 #include "model/engine.h"
 
 namespace tameq {
-
-std::vector<std::vector<int>> make_windows(const std::vector<int>& ids, int ctx, int max_windows, int bos) {
-    if (ctx < 2) fail("eval", "context {} is too small (need at least 2)", ctx);
-    const size_t body = size_t(ctx - 1);
-    std::vector<std::vector<int>> out;
-    for (size_t start = 0; start + body <= ids.size(); start += body) {
-        if (max_windows > 0 && int(out.size()) == max_windows) break;
-        std::vector<int> w;
-        w.reserve(size_t(ctx));
-        w.push_back(bos);
-        w.insert(w.end(), ids.begin() + long(start), ids.begin() + long(start + body));
-        out.push_back(std::move(w));
-    }
-    return out;
-}
 
 namespace {
 

@@ -8,12 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "io/windows.h"
 #include "model/model.h"
 
 namespace tameq {
-
-// Consecutive windows of ctx-1 tokens, each prefixed with `bos`; at most `max_windows` (0 = all that fit).
-std::vector<std::vector<int>> make_windows(const std::vector<int>& ids, int ctx, int max_windows, int bos);
 
 struct PplResult {
     int windows = 0;

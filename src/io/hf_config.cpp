@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace tameq {
 using json = nlohmann::json;
@@ -182,11 +183,7 @@ std::string hf_config_text(const ModelConfig& c) {
 ModelConfig load_hf_config(const std::string& path_in) {
     std::filesystem::path path(path_in);
     if (std::filesystem::is_directory(path)) path /= "config.json";
-    std::ifstream in(path);
-    if (!in) fail(path.string(), "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_hf_config(ss.str(), path.string());
+    return parse_hf_config(read_file(path.string()), path.string());
 }
 
 }  // namespace tameq

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "io/mapped_file.h"
+#include "common/mapped_file.h"
 
 namespace tameq {
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "io/tokenizer_bpe.h"
 #include "io/tokenizer_llama2c.h"
 #include "io/tokenizer_spm.h"
@@ -17,11 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::unique_ptr<Tokenizer> load_json_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return load_tokenizer_json_text(ss.str(), path);
+    return load_tokenizer_json_text(read_file(path), path);
 }
 
 std::unique_ptr<Tokenizer> load_gpt2_dir(const fs::path& dir) {

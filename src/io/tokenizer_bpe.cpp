@@ -13,6 +13,7 @@
 #include <pcre2.h>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "io/utf8.h"
 
 namespace tameq {
@@ -475,14 +476,6 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& fil
     return std::make_unique<BpeTokenizer>(std::move(spec));
 }
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer_json_text(const std::string& text, const std::string& file) {
@@ -504,14 +497,14 @@ std::unique_ptr<Tokenizer> load_gpt2_bpe(const std::string& vocab_bpe_path, cons
     spec.file = encoder_json_path;
     spec.format = "GPT-2 vocab.bpe + encoder.json";
     try {
-        json enc = json::parse(read_text(encoder_json_path));
+        json enc = json::parse(read_file(encoder_json_path));
         if (!enc.is_object()) fail(encoder_json_path, "not a GPT-2 encoder.json (not an object of token -> id)");
         for (const auto& [tok, id] : enc.items())
             spec.vocab.emplace_back(tok, get_id(id, encoder_json_path, "token '" + tok + "'"));
     } catch (const json::exception& e) {
         fail(encoder_json_path, "not a GPT-2 encoder.json: {}", e.what());
     }
-    std::istringstream merges(read_text(vocab_bpe_path));
+    std::istringstream merges(read_file(vocab_bpe_path));
     std::string line;
     for (int n = 1; std::getline(merges, line); ++n) {
         if (line.empty() || line.starts_with("#version")) continue;

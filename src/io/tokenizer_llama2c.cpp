@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "io/mapped_file.h"
+#include "common/mapped_file.h"
 #include "io/utf8.h"
 
 namespace tameq {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 namespace tameq {
 

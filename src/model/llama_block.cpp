@@ -6,8 +6,8 @@
 
 #include "model/engine.h"
 #include "model/fp_rows.h"
-#include "transform/dfrot.h"
-#include "transform/hadamard.h"
+#include "numerics/massive.h"
+#include "numerics/hadamard.h"
 
 namespace tameq {
 

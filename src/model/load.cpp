@@ -2,7 +2,7 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "io/quantized_format.h"
+#include "io/model_path.h"
 #include "model/model.h"
 #include "model/tensor_source.h"
 
@@ -124,8 +124,7 @@ Layer ModelReader::load_layer(int i) const {
     return l;
 }
 
-Model load_model(const std::string& path) {
-    if (is_quantized_dir(path)) return load_quantized_model(path);
+Model load_checkpoint(const std::string& path) {
     ModelReader reader(path);
     Model m = reader.load_skeleton();
     m.layers.reserve(size_t(reader.config().n_layers));

@@ -55,8 +55,9 @@ struct Model {
     int64_t n_params() const;
 };
 
-// Loads a Hugging Face directory (config.json + safetensors) or a llama2.c checkpoint file.
-Model load_model(const std::string& path);
+// Loads a Hugging Face directory (config.json + safetensors) or a llama2.c checkpoint file (the FP model).
+// Any model path, quantized directories included: load_model in quant/open_model.h.
+Model load_checkpoint(const std::string& path);
 
 // Streaming access for passes that must not hold the whole model (quantization of large checkpoints):
 // each call reads one piece from the mmap'd safetensors and converts it to FP32.

@@ -4,7 +4,7 @@
 #include <map>
 
 #include "common/error.h"
-#include "io/mapped_file.h"
+#include "common/mapped_file.h"
 #include "io/safetensors.h"
 
 namespace tameq {

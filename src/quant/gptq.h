@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 namespace tameq {
 

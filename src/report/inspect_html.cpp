@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "report/html.h"
-#include "report/inspect.h"
+#include "analysis/inspect.h"
 #include "report/svg.h"
 
 namespace tameq {

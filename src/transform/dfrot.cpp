@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "transform/polar.h"
-#include "transform/rotation.h"
+#include "transform/rotations.h"
 
 namespace tameq {
 
@@ -152,61 +152,11 @@ DfrotSample dfrot_sample_rows(const float* X, int rows, int C, const std::vector
     return s;
 }
 
-std::vector<uint8_t> mark_massive_by_magnitude(const float* residual, int rows, int C, float ratio) {
-    if (rows < 1 || C < 1) fail("dfrot", "empty residual ({} rows x {} channels)", rows, C);
-    if (!(ratio > 0.0f)) fail("dfrot", "massive-activation ratio must be positive, got {}", ratio);
-    const size_t count = size_t(rows) * C;
-    std::vector<float> mags(count);
-    for (size_t i = 0; i < count; i++) mags[i] = std::fabs(residual[i]);
-    auto mid = mags.begin() + count / 2;
-    std::nth_element(mags.begin(), mid, mags.end());
-    const float limit = ratio * *mid;
-    std::vector<uint8_t> massive(rows, 0);
-    for (int i = 0; i < rows; i++) {
-        const float* row = residual + size_t(i) * C;
-        float mx = 0.0f;
-        for (int j = 0; j < C; j++) mx = std::max(mx, std::fabs(row[j]));
-        massive[i] = mx > limit;
-    }
-    return massive;
-}
-
-float scaled_quant_error_threshold(int C, int bits, float threshold_4096_4bit) {
-    const double size = std::sqrt(double(C) / 4096.0 * std::log(double(C)) / std::log(4096.0));
-    return float(threshold_4096_4bit * size * 15.0 / double((1 << bits) - 1));
-}
-
-std::vector<uint8_t> mark_massive_by_quant_error(const float* X, int rows, int C, const QuantSpec& act,
-                                                 float threshold) {
-    return mark_massive_by_quant_error(per_token_quant_error(X, rows, C, nullptr, act), threshold);
-}
-
-std::vector<uint8_t> mark_massive_by_quant_error(const std::vector<double>& squared_errors, float threshold) {
-    std::vector<uint8_t> massive(squared_errors.size());
-    for (size_t i = 0; i < massive.size(); i++) massive[i] = std::sqrt(squared_errors[i]) < threshold;
-    return massive;
-}
-
 std::vector<float> massive_row_weights(const std::vector<uint8_t>& massive, float gamma) {
     if (!(gamma > 0.0f)) fail("dfrot", "massive-row weight gamma must be positive, got {}", gamma);
     std::vector<float> w(massive.size());
     for (size_t i = 0; i < massive.size(); i++) w[i] = massive[i] ? gamma : 1.0f;
     return w;
-}
-
-std::vector<uint8_t> mark_massive_by_norm(const float* residual, int rows, int C, float ratio) {
-    std::vector<double> norms(static_cast<size_t>(rows));
-    for (int i = 0; i < rows; ++i) {
-        double s = 0;
-        for (int j = 0; j < C; ++j) s += double(residual[size_t(i) * C + j]) * residual[size_t(i) * C + j];
-        norms[size_t(i)] = std::sqrt(s);
-    }
-    std::vector<double> sorted = norms;
-    std::nth_element(sorted.begin(), sorted.begin() + rows / 2, sorted.end());
-    const double median = rows ? sorted[size_t(rows / 2)] : 0.0;
-    std::vector<uint8_t> out(static_cast<size_t>(rows), 0);
-    for (int i = 0; i < rows; ++i) out[size_t(i)] = norms[size_t(i)] > ratio * median ? 1 : 0;
-    return out;
 }
 
 }  // namespace tameq

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "model/model.h"
-#include "quant/channel_stats.h"
+#include "calib/channel_stats.h"
 
 namespace tameq {
 

@@ -7,8 +7,8 @@
 #include "common/error.h"
 #include "kernels/cpu/act_quant_paths.h"
 #include "kernels/cpu/dispatch.h"
-#include "quant/quantizer.h"
-#include "transform/hadamard.h"
+#include "numerics/quantizer.h"
+#include "numerics/hadamard.h"
 
 namespace tameq::kern {
 

@@ -2,7 +2,7 @@
 // Per-row kernels behind act_quant.h (internal).
 #include <cstdint>
 
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 namespace tameq::kern {
 

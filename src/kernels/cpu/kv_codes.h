@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "quant/quantizer.h"
+#include "numerics/quantizer.h"
 
 namespace tameq::kern {
 

@@ -1,0 +1,192 @@
+#include "analysis/sweep.h"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "eval/perplexity.h"
+#include "io/tokenizer.h"
+#include "calib/layer_runner.h"
+#include "quant/open_model.h"
+#include "quant/pipeline.h"
+
+namespace tameq {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string trim(const std::string& s) {
+    const size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+    return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+uint64_t fnv1a(const std::string& s) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+// Everything written to DIR: the rows so far, whether all recipes are done, how it was made.
+json sweep_document(const SweepOptions& opt, const json& rows, int total) {
+    const std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    return {{"tool", "tameq sweep"}, {"model", opt.model}, {"data", opt.data}, {"calib", opt.calib}, {"ctx", opt.ctx},
+            {"windows", opt.windows}, {"recipes", opt.recipes}, {"finished", int(rows.size())}, {"total", total},
+            {"complete", int(rows.size()) == total}, {"date", date}, {"rows", rows}};
+}
+
+}  // namespace
+
+std::vector<std::string> split_recipes(const std::string& list) {
+    std::vector<std::string> out;
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ';')) {
+        item = trim(item);
+        if (item.empty()) continue;
+        sweep_recipe(item, "");  // fail now, naming the bad key, rather than after an hour of other recipes
+        if (std::find(out.begin(), out.end(), item) != out.end()) fail("sweep", "recipe '{}' is listed twice", item);
+        out.push_back(item);
+    }
+    if (out.empty()) fail("sweep", "--recipes is empty (example: \"fp;rotate=rh,w=4,a=4\")");
+    return out;
+}
+
+Recipe sweep_recipe(const std::string& text, const std::string& calib) {
+    Recipe r = text == "fp" ? Recipe{} : parse_recipe(text);
+    if (!calib.empty() && r.calib_file.empty() && r.needs_calibration()) r.calib_file = calib;
+    return r;
+}
+
+double model_size_mb(const Model& fp, const Recipe& r) {
+    int64_t linear_weights = 0, quant_bytes = 0;
+    for (const Layer& l : fp.layers)
+        for (const auto* lin : l.linears()) {
+            if (!*lin) continue;
+            const int64_t in = (*lin)->in_features(), out = (*lin)->out_features();
+            linear_weights += in * out;
+            const int64_t groups = r.w_group > 0 ? (in + r.w_group - 1) / r.w_group : 1;
+            quant_bytes += (in * out * r.wbits + 7) / 8 + out * groups * (r.w_asym ? 4 : 2);
+        }
+    const int64_t other = fp.n_params() - linear_weights;
+    const int64_t bytes = r.wbits >= 16 ? fp.n_params() * 2 : other * 2 + quant_bytes;
+    return double(bytes) / 1e6;
+}
+
+std::string sweep_key(const SweepOptions& opt, const std::string& recipe) {
+    json canon = {{"model", fs::weakly_canonical(opt.model).string()}, {"data", fs::weakly_canonical(opt.data).string()},
+                  {"ctx", opt.ctx}, {"windows", opt.windows}};
+    if (recipe == "fp") canon["recipe"] = "fp";
+    else canon["recipe"] = sweep_recipe(recipe, opt.calib.empty() ? "" : fs::weakly_canonical(opt.calib).string());
+    return fmt::format("{:016x}", fnv1a(canon.dump()));
+}
+
+json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& hooks) {
+    auto say = [&](const std::string& s) {
+        if (hooks.message) hooks.message(s);
+    };
+    auto stop_if_interrupted = [&](const std::string& where) {
+        if (hooks.interrupted && hooks.interrupted())
+            fail("sweep", "interrupted {}; finished recipes are kept in {}: run the same command again to continue", where,
+                 (fs::path(opt.out_dir) / "runs").string());
+    };
+    const fs::path dir(opt.out_dir), runs = dir / "runs";
+    std::error_code ec;
+    fs::create_directories(runs, ec);
+    if (ec || !fs::is_directory(runs)) fail(opt.out_dir, "cannot create the output directory: {}", ec ? ec.message() : "not a directory");
+    check_writable((dir / "sweep.html").string());
+
+    const int total = int(opt.recipes.size());
+    json rows = json::array();
+    std::vector<std::string> todo;
+    for (const auto& text : opt.recipes) {
+        const fs::path row_file = runs / (sweep_key(opt, text) + ".json");
+        if (fs::exists(runs / (sweep_key(opt, text) + ".running")))
+            say(fmt::format("recipe '{}' was interrupted last time: running it again", text));
+        if (fs::exists(row_file)) {
+            json row = json::parse(read_file(row_file.string()), nullptr, false);
+            if (!row.is_discarded() && row.contains("ppl")) {
+                rows.push_back(row);
+                continue;
+            }
+        }
+        todo.push_back(text);
+    }
+    if (!rows.empty())
+        say(fmt::format("resuming: {} of {} recipes already finished (in {}), skipping them", rows.size(), total, runs.string()));
+
+    std::unique_ptr<Model> fp;
+    std::vector<std::vector<int>> windows;
+    if (!todo.empty()) {
+        fp = std::make_unique<Model>(load_model(opt.model));
+        if (opt.ctx < 2 || opt.ctx > fp->cfg.max_positions)
+            fail("sweep", "--ctx {} must be in 2..{} (the model's context)", opt.ctx, fp->cfg.max_positions);
+        if (opt.windows < 1) fail("sweep", "--windows must be at least 1");
+        // The perplexity protocol's windows, tokenizing only the prefix of the text they need.
+        windows = calibration_windows(opt.data, tok, opt.ctx, opt.windows, fp->cfg.bos_id);
+    }
+    // The reports keep the order of --recipes, whatever was cached.
+    auto in_recipe_order = [&] {
+        json ordered = json::array();
+        for (const auto& t : opt.recipes)
+            for (const auto& r : rows)
+                if (r["recipe"] == t) ordered.push_back(r);
+        return ordered;
+    };
+    for (const auto& text : todo) {
+        const std::string key = sweep_key(opt, text);
+        const fs::path marker = runs / (key + ".running");
+        write_file_atomic(marker.string(), text + "\n");
+        const Recipe recipe = sweep_recipe(text, opt.calib);
+        const std::string label = text == "fp" ? "FP" : recipe.summary();
+        auto on_window = [&](int done, int n, double) {
+            if (hooks.progress) hooks.progress("eval " + label, done, n);
+            stop_if_interrupted(fmt::format("while evaluating recipe '{}'", text));
+        };
+        json row = {{"recipe", text}, {"label", label}, {"key", key}, {"wbits", recipe.wbits}, {"abits", recipe.abits},
+                    {"kvbits", recipe.kvbits}, {"size_mb", model_size_mb(*fp, recipe)}};
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            stop_if_interrupted(fmt::format("before recipe '{}'", text));
+            if (text == "fp") {
+                const PplResult r = evaluate_ppl(*fp, windows, nullptr, on_window);
+                row.update({{"ppl", r.ppl}, {"fp_ppl", r.ppl}, {"delta_ppl", 0.0}, {"kl", 0.0}, {"top1", 1.0},
+                            {"quant_seconds", 0.0}, {"tokens_scored", r.tokens_scored}});
+            } else {
+                PipelineReport pr;
+                const Model q = quantize_in_memory(opt.model, recipe, tok, &pr);
+                stop_if_interrupted(fmt::format("after quantizing recipe '{}'", text));
+                const PplResult r = evaluate_ppl(q, windows, fp.get(), on_window);
+                row.update({{"ppl", r.ppl}, {"fp_ppl", r.ref_ppl}, {"delta_ppl", r.ppl - r.ref_ppl}, {"kl", r.kl_mean},
+                            {"top1", r.top1_agree}, {"quant_seconds", pr.seconds}, {"tokens_scored", r.tokens_scored}});
+            }
+        } catch (const Error&) {
+            // Only an interruption leaves the marker; a recipe that cannot run on this model is not "interrupted".
+            if (!(hooks.interrupted && hooks.interrupted())) fs::remove(marker, ec);
+            stop_if_interrupted(fmt::format("during recipe '{}'", text));  // the sweep's message, not the stage's
+            throw;
+        }
+        row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        write_file_atomic((runs / (key + ".json")).string(), row.dump(2) + "\n");
+        fs::remove(marker, ec);
+        rows.push_back(row);
+        say(fmt::format("finished {} ({} of {}): PPL {:.4f}, ΔPPL {:+.4f}, KL {:.5f}, top-1 {:.2f}%", label, rows.size(), total,
+                        row["ppl"].get<double>(), row["delta_ppl"].get<double>(), row["kl"].get<double>(),
+                        100 * row["top1"].get<double>()));
+        if (hooks.save) hooks.save(sweep_document(opt, in_recipe_order(), total));
+    }
+    const json doc = sweep_document(opt, in_recipe_order(), total);
+    if (hooks.save) hooks.save(doc);
+    return doc;
+}
+
+}  // namespace tameq

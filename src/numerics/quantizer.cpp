@@ -1,0 +1,102 @@
+#include "numerics/quantizer.h"
+
+#include <limits>
+
+#include "common/error.h"
+
+namespace tameq {
+
+namespace {
+
+// GPTQ's clip search: grid 100, maxshrink 0.8 -> p = 1.00 .. 0.21; error norm 2.4.
+constexpr int mse_grid = 100;
+constexpr int mse_steps = 80;
+constexpr float mse_norm = 2.4f;
+
+// Ranges this small (or zero) are treated as an all-zero input: a scale that underflows would
+// otherwise turn x / scale into inf or NaN.
+constexpr float tiny_range = 1e-30f;
+
+// The grid for the (already clipped) range [lo, hi], lo <= 0 <= hi.
+QParams grid_for(float lo, float hi, const QuantSpec& s) {
+    if (s.symmetric) {
+        float m = std::max(-lo, hi);
+        return {m / static_cast<float>(qmax(s)), 0.0f};
+    }
+    float scale = (hi - lo) / static_cast<float>(qmax(s));
+    return {scale, std::nearbyint(-lo / scale)};
+}
+
+// Sum of |Q(x) - x|^2.4, or any value >= `stop` once the running sum reaches it: a candidate that bad
+// cannot win, and the terms are non-negative, so stopping early changes no decision.
+double grid_error(const float* x, int n, QParams p, const QuantSpec& s, double stop) {
+    double err = 0.0;
+    for (int i = 0; i < n && err < stop; ++i) err += std::pow(std::fabs(quantize_dequantize(x[i], p, s) - x[i]), mse_norm);
+    return err;
+}
+
+}  // namespace
+
+void QuantSpec::validate() const {
+    if (bits < 2 || bits > 8) fail("quantizer", "bits must be in 2..8, got {}", bits);
+    if (!(clip_ratio > 0.0f && clip_ratio <= 1.0f)) fail("quantizer", "clip ratio must be in (0, 1], got {}", clip_ratio);
+    if (granularity == Granularity::PerGroup && group_size <= 0)
+        fail("quantizer", "group-wise quantization needs a positive group size, got {}", group_size);
+}
+
+QParams find_qparams(const float* x, int n, const QuantSpec& s) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        lo = std::min(lo, x[i]);
+        hi = std::max(hi, x[i]);
+    }
+    lo *= s.clip_ratio;
+    hi *= s.clip_ratio;
+    if (hi - lo < tiny_range) return s.symmetric ? QParams{1.0f, 0.0f} : grid_for(-1.0f, 1.0f, s);
+    if (!s.mse_search) return grid_for(lo, hi, s);
+
+    // The first candidate (p = 1) is the plain grid; later ones replace it only if strictly better.
+    QParams best{};
+    double best_err = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < mse_steps; ++i) {
+        float p = static_cast<float>(1.0 - static_cast<double>(i) / mse_grid);
+        QParams cand = grid_for(p * lo, p * hi, s);
+        double err = grid_error(x, n, cand, s, best_err);
+        if (err < best_err) {
+            best_err = err;
+            best = cand;
+        }
+    }
+    return best;
+}
+
+int groups_per_row(int cols, const QuantSpec& s) {
+    if (s.granularity != Granularity::PerGroup) return 1;
+    if (s.group_size <= 0 || cols % s.group_size != 0)
+        fail("quantizer", "group size {} does not divide the row length {}", s.group_size, cols);
+    return cols / s.group_size;
+}
+
+std::vector<QParams> fake_quantize_rows(float* x, int rows, int cols, const QuantSpec& s) {
+    s.validate();
+    if (s.granularity == Granularity::PerTensor) {
+        int n = rows * cols;
+        QParams p = find_qparams(x, n, s);
+        for (int i = 0; i < n; ++i) x[i] = quantize_dequantize(x[i], p, s);
+        return {p};
+    }
+    int groups = groups_per_row(cols, s);
+    int width = cols / groups;
+    std::vector<QParams> params(static_cast<size_t>(rows) * groups);
+    for (int r = 0; r < rows; ++r) {
+        for (int g = 0; g < groups; ++g) {
+            float* v = x + static_cast<size_t>(r) * cols + static_cast<size_t>(g) * width;
+            QParams p = find_qparams(v, width, s);
+            for (int i = 0; i < width; ++i) v[i] = quantize_dequantize(v[i], p, s);
+            params[static_cast<size_t>(r) * groups + g] = p;
+        }
+    }
+    return params;
+}
+
+}  // namespace tameq

@@ -1,0 +1,107 @@
+#include "transform/rotate_model.h"
+
+#include <cblas.h>
+
+#include "common/error.h"
+#include "numerics/hadamard.h"
+
+namespace tameq {
+namespace {
+
+// a[rows x n] ← a · R (R: n x n)
+void right_multiply(std::vector<float>& a, int rows, int n, const std::vector<float>& r) {
+    std::vector<float> out(a.size());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, n, 1.0f, a.data(), n, r.data(), n, 0.0f, out.data(), n);
+    a.swap(out);
+}
+
+// W[n x cols] ← Rᵀ · W
+void left_multiply_transposed(std::vector<float>& w, int n, int cols, const std::vector<float>& r) {
+    std::vector<float> out(w.size());
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, cols, n, 1.0f, r.data(), n, w.data(), cols, 0.0f, out.data(), cols);
+    w.swap(out);
+}
+
+void rotate_reader(Linear& l, const std::vector<float>& r) {
+    DenseLinear& d = as_dense(l);
+    right_multiply(d.weight, d.out_features(), d.in_features(), r);
+}
+
+void rotate_writer(Linear& l, const std::vector<float>& r) {
+    DenseLinear& d = as_dense(l);
+    left_multiply_transposed(d.weight, d.out_features(), d.in_features(), r);
+    if (!d.bias.empty()) right_multiply(d.bias, 1, d.out_features(), r);  // b·R as a row vector
+}
+
+void require_llama(const Model& m, const char* what) {
+    if (m.cfg.family != ArchFamily::Llama)
+        fail(m.source, "{} is implemented for Llama-family models (RMSNorm); {} is not supported", what, m.cfg.architecture);
+}
+
+}  // namespace
+
+void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1) {
+    require_llama(skeleton, "rotation R1");
+    const int h = skeleton.cfg.hidden;
+    if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
+    for (float g : l.attn_norm.weight)
+        if (g != 1.0f) fail(skeleton.source, "R1 needs folded norms (fold the norm scales first)");
+    for (Linear* p : {l.q.get(), l.k.get(), l.v.get(), l.gate.get(), l.up.get()}) rotate_reader(*p, r1);
+    for (Linear* p : {l.o.get(), l.down.get()}) rotate_writer(*p, r1);
+}
+
+void rotate_skeleton_residual(Model& m, const std::vector<float>& r1) {
+    require_llama(m, "rotation R1");
+    const int h = m.cfg.hidden;
+    if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
+    right_multiply(m.embed, m.cfg.vocab, h, r1);
+    rotate_reader(*m.lm_head, r1);
+}
+
+void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2) {
+    require_llama(skeleton, "rotation R2");
+    const int hd = skeleton.cfg.head_dim;
+    if (r2.size() != size_t(hd) * hd) fail("rotation", "R2 must be {}x{}", hd, hd);
+    DenseLinear& v = as_dense(*l.v);
+    const int in = v.in_features();
+    for (int kvh = 0; kvh < skeleton.cfg.n_kv_heads; ++kvh) {
+        std::vector<float> block(v.weight.begin() + long(kvh) * hd * in, v.weight.begin() + long(kvh + 1) * hd * in);
+        left_multiply_transposed(block, hd, in, r2);
+        std::copy(block.begin(), block.end(), v.weight.begin() + long(kvh) * hd * in);
+        if (!v.bias.empty()) {
+            std::vector<float> b(v.bias.begin() + kvh * hd, v.bias.begin() + (kvh + 1) * hd);
+            right_multiply(b, 1, hd, r2);
+            std::copy(b.begin(), b.end(), v.bias.begin() + kvh * hd);
+        }
+    }
+    // o's input columns, one head-block at a time: viewing W_o as [out*heads x hd] rows rotates them all at once.
+    DenseLinear& o = as_dense(*l.o);
+    right_multiply(o.weight, o.out_features() * skeleton.cfg.n_heads, hd, r2);
+}
+
+void fold_layer_hadamard_down(Layer& l) {
+    DenseLinear& d = as_dense(l.down ? *l.down : *l.fc2);
+    fwht_rows(d.weight.data(), d.out_features(), d.in_features());  // W·Hᵀ: row w ↦ H·w
+}
+
+void rotate_residual(Model& m, const std::vector<float>& r1) {
+    for (Layer& l : m.layers) rotate_layer_residual(m, l, r1);
+    rotate_skeleton_residual(m, r1);
+}
+
+void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
+    for (Layer& l : m.layers) rotate_layer_heads_vo(m, l, r2);
+}
+
+void add_online_hadamard_down(Model& m) {
+    hadamard_factor(m.cfg.intermediate);  // throws for unsupported sizes before touching weights
+    for (Layer& l : m.layers) fold_layer_hadamard_down(l);
+    m.had_down = true;
+}
+
+void add_online_hadamard_qk(Model& m) {
+    hadamard_factor(m.cfg.head_dim);  // throws for unsupported head sizes
+    m.had_qk = true;
+}
+
+}  // namespace tameq
