@@ -1,4 +1,4 @@
-// Decode memory of the integer engine for W4A4KV4 (issue 5: at most 0.3x the FP16 size of the weights plus
+// Decode memory of the integer engine for W4A4KV4 (the target in docs/results/int-engine-memory.md: at most 0.3x the FP16 size of the weights plus
 // the cache). Not a timing: one iteration per model that quantizes it in memory (RTN, QuaRot rotation),
 // switches it to the integer kernels, and reports as counters the resident bytes of what decoding holds
 // (block linears as packed codes + scales, lm_head in BF16, embeddings in BF16 where exact, else FP32, the KV

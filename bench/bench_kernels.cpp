@@ -31,6 +31,7 @@
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernel_cases.h"
 
 using namespace tameq;
 using namespace tameq::kern;
@@ -335,9 +336,8 @@ void register_all() {
         void (*fn)(benchmark::State&);
     };
     const Row rows[] = {{"BM_sgemm", BM_sgemm}, {"BM_w8a8", BM_w8a8}, {"BM_w4a8", BM_w4a8}, {"BM_w4a8_g128", BM_w4a8_g128}};
-    const int shapes[][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {11008, 4096}};  // N, K
-    for (auto [n, k] : shapes)
-        for (int m : {1, 16, 128, 512})
+    for (const auto& [n, k, what] : tameq::test::kLlamaLinearShapes)
+        for (int m : tameq::test::kCpuBenchRows)
             for (const Row& r : rows)
                 benchmark::RegisterBenchmark(r.name, r.fn)->Args({m, n, k})->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(benchmark::kMillisecond);
 }

@@ -19,7 +19,7 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/tameq-same-bytes.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 llama="$shared/models/gut-llama-27m" opt="$shared/models/gut-opt-24m" calib="$shared/data/gutenberg/calib.txt"
-# label model recipe: one per recipe family (issue 12's list)
+# label model recipe: one per recipe family (W8A8 RTN, W4A4 RH RTN and GPTQ, DFRot, OutlierTune, SmoothQuant, W4A4KV4)
 cases=(
   "w8a8-rtn          $llama w=8,a=8"
   "w4a4-rh-rtn       $llama rotate=rh,w=4,a=4"

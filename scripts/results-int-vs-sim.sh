@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's first claim: for every recipe family, `eval ppl` of a quantized directory on the integer kernels is
+# The int-vs-sim check of docs/RESULTS.md: for every recipe family, `eval ppl` of a quantized directory on the integer kernels is
 # within 0.2% of the same directory simulated. Protocol E64 (ctx 1024, 64 windows of eval.txt, BOS first); each
 # recipe is quantized once (32 calibration windows of calib.txt), then evaluated with --engine sim and --engine int.
 # Rows are kept in $OUT (an interrupted run resumes); the table is printed at the end.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4's table with protocol E64 (ctx 1024, 64 windows of ../shared/data/gutenberg/eval.txt, BOS first):
+# The table of docs/RESULTS-outliertune.md, protocol E64 (ctx 1024, 64 windows of ../shared/data/gutenberg/eval.txt, BOS first):
 # FP / W8A8 / W6A6 / W4A8 x {per-token RTN, SmoothQuant a=0.5/0.8, OutlierTune with and without the shift,
 # OutlierTune + GPTQ} on gut-opt-24m and gut-llama-27m, one run at a time under nice. Every run leaves
 # OUT/<model>.<bits>.<method>.json (skipped when present, so an interrupted sweep resumes), then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3's table on gut-llama-27m, protocol E64: FP / W4A4KV16 / W4A4KV4 / W4A8KV16 x {none, RO, RH, DFRot}
+# The rotation table of docs/results/rotation-gut-llama-27m.md, protocol E64: FP / W4A4KV16 / W4A4KV4 / W4A8KV16 x {none, RO, RH, DFRot}
 # x {RTN, GPTQ}, each quantized to a directory (time and peak RSS measured by /usr/bin/time) and evaluated
 # against the FP model's saved logits (KL, top-1). Output: docs/results/rotation-<model>.md (+ .jsonl rows).
 #   scripts/results-rotation.sh [MODEL_DIR]   (default ../shared/models/gut-llama-27m)

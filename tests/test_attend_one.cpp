@@ -9,7 +9,8 @@
 
 #include "kernels/cpu/attend_one.h"
 #include "model/attention.h"
-#include "test_kernels_util.h"
+#include "kernel_cases.h"
+#include "kernels_test_util.h"
 
 using namespace tameq;
 
@@ -38,18 +39,18 @@ TEST(AttendOne, EveryPathMatchesTheDoubleSoftmaxTimesV) {
     for (int hd : {20, 24, 64, 128})
         for (int len : {1, 7, 300}) {
             const int ks = 3 * hd + 5, vs = 2 * hd + 3;  // strided rows, as the FP32 cache interleaves kv heads
-            const auto q = ::test::random_floats(size_t(hd), -1.0f, 1.0f, uint64_t(hd * 1000 + len));
+            const auto q = tameq::test::random_floats(size_t(hd), -1.0f, 1.0f, uint64_t(hd * 1000 + len));
             // Large key values make the scores spread over tens of nats, so exp sees far-negative arguments.
-            const auto k = ::test::random_floats(size_t(len) * ks, -4.0f, 4.0f, uint64_t(hd + len));
-            const auto v = ::test::random_floats(size_t(len) * vs, -2.0f, 2.0f, uint64_t(hd * 7 + len));
+            const auto k = tameq::test::random_floats(size_t(len) * ks, -4.0f, 4.0f, uint64_t(hd + len));
+            const auto v = tameq::test::random_floats(size_t(len) * vs, -2.0f, 2.0f, uint64_t(hd * 7 + len));
             const float scale = 1.0f / std::sqrt(float(hd));
             const auto want = reference(q, k, ks, v, vs, len, hd, scale);
             for (kern::KernelPath p : kern::supported_paths()) {
-                ::test::PathScope scope(p);
+                tameq::test::PathScope scope(p);
                 std::vector<float> scores(static_cast<size_t>(len)), out(static_cast<size_t>(hd), std::nanf(""));
                 kern::attend_one_query(q.data(), k.data(), ks, v.data(), vs, len, hd, scale, scores.data(), out.data());
                 for (int d = 0; d < hd; ++d)
-                    ASSERT_NEAR(out[size_t(d)], want[size_t(d)], 2e-5)
+                    ASSERT_NEAR(out[size_t(d)], want[size_t(d)], tameq::test::kAttendOneAbsTol)
                         << kern::path_name(p) << " hd " << hd << " len " << len << " d " << d;
             }
         }
@@ -58,12 +59,12 @@ TEST(AttendOne, EveryPathMatchesTheDoubleSoftmaxTimesV) {
 TEST(AttendOne, DecodeStepEqualsTheLastRowOfTheBatchedAttention) {
     const int heads = 4, kvh = 2, hd = 32, len = 40;
     KvCache cache(1, len, kvh * hd);  // FP32 rows, no policy
-    const auto kv = ::test::random_floats(size_t(len) * kvh * hd, -1.0f, 1.0f, 3);
-    const auto kv2 = ::test::random_floats(size_t(len) * kvh * hd, -1.0f, 1.0f, 4);
+    const auto kv = tameq::test::random_floats(size_t(len) * kvh * hd, -1.0f, 1.0f, 3);
+    const auto kv2 = tameq::test::random_floats(size_t(len) * kvh * hd, -1.0f, 1.0f, 4);
     std::copy(kv.begin(), kv.end(), cache.k(0, 0));
     std::copy(kv2.begin(), kv2.end(), cache.v(0, 0));
     cache.commit(0, 0, len);
-    const auto q = ::test::random_floats(size_t(2) * heads * hd, -1.0f, 1.0f, 5);
+    const auto q = tameq::test::random_floats(size_t(2) * heads * hd, -1.0f, 1.0f, 5);
     std::vector<float> batched(size_t(2) * heads * hd), single(size_t(heads) * hd), scratch;
     causal_attention(q.data(), 2, len - 2, cache.keys(0), cache.values(0), heads, kvh, hd, batched.data(), scratch);
     causal_attention(q.data() + heads * hd, 1, len - 1, cache.keys(0), cache.values(0), heads, kvh, hd, single.data(),

@@ -14,7 +14,8 @@
 #include "model/engine.h"
 #include "model/int_linear.h"
 #include "quant/pipeline.h"
-#include "test_kernels_util.h"
+#include "kernel_cases.h"
+#include "kernels_test_util.h"
 #include "test_util.h"
 
 using namespace tameq;
@@ -49,23 +50,23 @@ Model quantized_gut_llama(const char* recipe) {
 void expect_close(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& mag,
                   int in, const std::string& what) {
     for (size_t j = 0; j < got.size(); ++j)
-        ASSERT_NEAR(got[j], want[j], 2.0 * in * 6e-8 * mag[j] + 1e-30) << what << " element " << j;
+        ASSERT_NEAR(got[j], want[j], tameq::test::kBf16DotRelTolPerTerm * in * mag[j] + 1e-30) << what << " element " << j;
 }
 
 }  // namespace
 
 TEST(Bf16Gemv, EveryPathMatchesTheDoubleProductWithBf16Weights) {
     const int out = 37, in = 517;  // odd sizes: tails of the 16-wide steps and of the 16-row thread chunks
-    const auto wf = ::test::random_floats(size_t(out) * in, -1.0f, 1.0f, 7);
+    const auto wf = tameq::test::random_floats(size_t(out) * in, -1.0f, 1.0f, 7);
     std::vector<uint16_t> w(wf.size());
     for (size_t j = 0; j < wf.size(); ++j) w[j] = f32_to_bf16(wf[j]);
-    const auto bias = ::test::random_floats(size_t(out), -2.0f, 2.0f, 8);
+    const auto bias = tameq::test::random_floats(size_t(out), -2.0f, 2.0f, 8);
     for (int n = 1; n <= kern::kBf16GemvMaxRows; ++n) {
-        const auto x = ::test::random_floats(size_t(n) * in, -3.0f, 3.0f, uint64_t(100 + n));
+        const auto x = tameq::test::random_floats(size_t(n) * in, -3.0f, 3.0f, uint64_t(100 + n));
         std::vector<double> want, mag;
         reference(x, n, w, out, in, bias, want, mag);
         for (kern::KernelPath p : kern::supported_paths()) {
-            ::test::PathScope scope(p);
+            tameq::test::PathScope scope(p);
             std::vector<float> y(size_t(n) * out, std::nanf(""));
             kern::bf16_gemv(x.data(), n, w.data(), out, in, bias.data(), y.data());
             expect_close(y, want, mag, in, std::string(kern::path_name(p)) + " n=" + std::to_string(n));
@@ -87,8 +88,8 @@ TEST(Bf16Gemv, RejectsBatchesLargerThanAGemv) {
 TEST(Bf16Linear, GemvAndBlockedGemmPathsEqualTheDenseProductOfBf16Weights) {
     // out above the 2M-value widening block for in = 517 (4056 rows), so the batched path takes two blocks.
     const int out = 4500, in = 517;
-    const auto wf = ::test::random_floats(size_t(out) * in, -0.5f, 0.5f, 11);
-    const auto bias = ::test::random_floats(size_t(out), -1.0f, 1.0f, 12);
+    const auto wf = tameq::test::random_floats(size_t(out) * in, -0.5f, 0.5f, 11);
+    const auto bias = tameq::test::random_floats(size_t(out), -1.0f, 1.0f, 12);
     const Bf16Linear lin(DenseLinear(in, out, wf, bias));
     EXPECT_EQ(lin.weight_bytes(), size_t(out) * in * 2 + size_t(out) * 4);
     std::vector<float> wr(wf.size());
@@ -99,7 +100,7 @@ TEST(Bf16Linear, GemvAndBlockedGemmPathsEqualTheDenseProductOfBf16Weights) {
         ASSERT_LE(std::fabs(wr[j] - wf[j]), std::ldexp(std::fabs(wf[j]), -8)) << j;  // one BF16 rounding
     }
     for (int n : {1, kern::kBf16GemvMaxRows, 9}) {
-        const auto x = ::test::random_floats(size_t(n) * in, -2.0f, 2.0f, uint64_t(20 + n));
+        const auto x = tameq::test::random_floats(size_t(n) * in, -2.0f, 2.0f, uint64_t(20 + n));
         std::vector<float> y(size_t(n) * out, std::nanf(""));
         lin.forward(x.data(), n, y.data());
         std::vector<double> want, mag;

@@ -7,7 +7,8 @@
 
 #include "common/half.h"
 #include "kernels/cuda/gemm_ref.h"
-#include "test_kernels_util.h"
+#include "kernel_cases.h"
+#include "kernels_test_util.h"
 
 #ifdef TAMEQ_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -87,11 +88,6 @@ std::vector<T> to_host(const T* d, size_t count) {
     return h;
 }
 
-struct Shape {
-    int m, n, k;
-};
-// One row, ragged m and n (partial 128-tiles, zero-filled rows), k of 2 and 16 pipeline tiles.
-const Shape shapes[] = {{1, 8, 64}, {77, 136, 192}, {130, 264, 128}, {256, 256, 1024}};
 
 }  // namespace
 
@@ -104,7 +100,7 @@ TEST(CudaGemm, IntegerPathsMatchOracleBitForBit) {
     TAMEQ_REQUIRE_GPU();
     Blas blas;
     uint64_t seed = 7;
-    for (const Shape& s : shapes) {
+    for (const tameq::test::GemmCase& s : tameq::test::kCudaGemmCases) {
         SCOPED_TRACE(::testing::Message() << s.m << "x" << s.n << "x" << s.k);
         size_t mn = size_t(s.m) * s.n;
         auto a = test::random_codes<int8_t>(size_t(s.m) * s.k, -128, 127, ++seed);

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "numerics/hadamard.h"
 #include "numerics/hadamard_small.h"
+#include "kernel_cases.h"
 
 using namespace tameq;
 
@@ -89,7 +90,7 @@ TEST(Hadamard, FastMatchesDenseReference) {
             err = std::max(err, double(std::fabs(fast[i] - ref[i])));
             mag = std::max(mag, double(std::fabs(ref[i])));
         }
-        EXPECT_LE(err, 1e-5 * mag) << "n=" << n;
+        EXPECT_LE(err, tameq::test::kFwhtRelTol * mag) << "n=" << n;
     }
 }
 

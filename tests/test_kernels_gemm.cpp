@@ -7,21 +7,14 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/pack.h"
 #include "kernels/cpu/thread_pool.h"
-#include "test_kernels_util.h"
+#include "kernel_cases.h"
+#include "kernels_test_util.h"
 
 using namespace tameq;
 using namespace tameq::kern;
 
 namespace {
 
-struct Shape {
-    int m, k, n;
-};
-
-// Odd K and N (K tails of 1..7 bytes, partial blocks and panels), a long K, and shapes big enough to
-// run on both threads of the pool.
-const Shape shapes[] = {{1, 37, 19}, {3, 130, 67}, {17, 4096, 64}, {7, 8, 16}, {2, 1, 1},
-                        {13, 259, 131}, {5, 1024, 300}, {64, 515, 200}};
 
 PackedWeights pack(const std::vector<int8_t>& w, int n, int k, int bits) {
     return bits == 8 ? pack_weights_s8(w.data(), n, k) : pack_weights_s4(w.data(), n, k);
@@ -37,7 +30,7 @@ std::vector<uint8_t> extreme_activations(size_t n, uint64_t seed) {
 
 void expect_accumulators_match(int bits) {
     int lim = bits == 8 ? 127 : 7;
-    for (const Shape& s : shapes) {
+    for (const tameq::test::GemmCase& s : tameq::test::kCpuGemmCases) {
         auto w = test::random_codes<int8_t>(static_cast<size_t>(s.n) * s.k, -lim - 1, lim, 11 + s.k);
         for (size_t i = 0; i < w.size(); i += 5) w[i] = static_cast<int8_t>(-lim - 1);
         int lda = s.k + 3;  // a row stride wider than K
@@ -65,7 +58,7 @@ TEST(KernelsGemm, DequantizedOutputCorrectsZeroPointsWithRowSums) {
     // Σ(a − za)·w directly; both are the same integer, so the floats must agree bit for bit.
     for (int bits : {8, 4}) {
         int lim = bits == 8 ? 127 : 7;
-        for (const Shape& s : shapes) {
+        for (const tameq::test::GemmCase& s : tameq::test::kCpuGemmCases) {
             auto w = test::random_codes<int8_t>(static_cast<size_t>(s.n) * s.k, -lim - 1, lim, 3 + s.n);
             auto a = test::random_codes<uint8_t>(static_cast<size_t>(s.m) * s.k, 0, 255, 5 + s.m);
             auto za = test::random_codes<int32_t>(s.m, 0, 255, 9);
@@ -145,7 +138,7 @@ TEST(KernelsGemm, SignedActivationsAreShiftedBy128) {
 TEST(KernelsPack, RoundTripsAndPadsWithZeros) {
     for (int bits : {8, 4}) {
         int lim = bits == 8 ? 127 : 7;
-        for (const Shape& s : shapes) {
+        for (const tameq::test::GemmCase& s : tameq::test::kCpuGemmCases) {
             auto w = test::random_codes<int8_t>(static_cast<size_t>(s.n) * s.k, -lim - 1, lim, 23 + s.n);
             PackedWeights pw = pack(w, s.n, s.k, bits);
             EXPECT_EQ(unpack_weights(pw), w);

@@ -5,7 +5,7 @@
 
 #include "kernels/cpu/act_quant.h"
 #include "numerics/quantizer.h"
-#include "test_kernels_util.h"
+#include "kernels_test_util.h"
 #include "numerics/hadamard.h"
 
 using namespace tameq;

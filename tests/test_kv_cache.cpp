@@ -20,7 +20,8 @@
 #include "model/int_linear.h"
 #include "quant/pipeline.h"
 #include "model/fake_quant.h"
-#include "test_kernels_util.h"
+#include "kernel_cases.h"
+#include "kernels_test_util.h"
 #include "numerics/hadamard.h"
 
 using namespace tameq;
@@ -84,7 +85,7 @@ TEST(KvCache, CodesDecodeToTheSimulatedRowsAndAttentionAgrees) {
                 causal_attention(&q[6 * heads * hd], 3, 6, fp.keys(1), fp.values(1), heads, kvh, hd, out_fp.data(), scratch);
                 causal_attention(&q[6 * heads * hd], 3, 6, cq.keys(1), cq.values(1), heads, kvh, hd, out_cq.data(), scratch);
                 for (size_t i = 0; i < out_fp.size(); ++i)
-                    ASSERT_NEAR(out_cq[i], out_fp[i], 1e-6f * (1.0f + std::fabs(out_fp[i]))) << path_name(p) << " " << i;
+                    ASSERT_NEAR(out_cq[i], out_fp[i], tameq::test::kKvCodesRelTol * (1.0f + std::fabs(out_fp[i]))) << path_name(p) << " " << i;
             }
         }
     }

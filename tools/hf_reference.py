@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hugging Face fp32 reference numbers that tameq's engine is tested against (issue 2).
+"""Hugging Face fp32 reference numbers that tameq's engine is tested against.
 
 Usage: hf_reference.py MODEL_DIR EVAL_TXT OUTDIR --name NAME
 

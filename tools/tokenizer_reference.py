@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference token ids of the gut models' shared byte-level BPE tokenizer.json (issue 2, item 3).
+"""Reference token ids of the gut models' shared byte-level BPE tokenizer.json.
 
 Usage: tokenizer_reference.py TOKENIZER_JSON GPT2_INP EVAL_TXT OUTDIR [--gpt2-dir DIR --gpt2-out FILE]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train tameq's demo model (issue 2, item 6): a small Llama on Gutenberg calibration text, under 12 MB.
+"""Train tameq's demo model: a small Llama on Gutenberg calibration text, under 12 MB.
 
 Usage: train_demo.py CALIB_TXT OUTDIR [--steps N --seed S]
 

@@ -1,4 +1,4 @@
-// GEMM lab (issue 7): every integer GEMM path checked against the CPU oracle, then timed against cuBLAS
+// GEMM lab: every integer GEMM path checked against the CPU oracle, then timed against cuBLAS
 // BF16 in the same run. Usage: gemm_lab [reps] [oracle_rows] [v2]  (defaults 20, 16 and 1; v2 = 0 leaves the
 // lab-only wgmma kernel out, so a fault in it cannot take the other paths' numbers down with it).
 //
@@ -25,6 +25,7 @@
 #include "kernels/cuda/blas.h"
 #include "kernels/cuda/gemm_int8.h"
 #include "kernels/cuda/gemm_ref.h"
+#include "kernel_cases.h"
 #include "v2_wgmma.h"
 
 using namespace tameq;
@@ -305,8 +306,9 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
     std::printf("device: %s, %d SMs, %zu MB L2\n", prop.name, prop.multiProcessorCount, size_t(prop.l2CacheSize) >> 20);
-    const Shape shapes[] = {{8192, 8192, 8192}, {2048, 4096, 4096}, {2048, 11008, 4096}, {2048, 4096, 11008},
-                            {4096, 4096, 4096}, {4096, 11008, 4096}, {4096, 4096, 11008}};
+    std::vector<Shape> shapes = {{8192, 8192, 8192}};  // the square first, then the decoder linears per prefill size
+    for (int m : tameq::test::kGpuBenchRows)
+        for (const auto& [n, k, what] : tameq::test::kLlamaLinearShapes) shapes.push_back({m, n, k});
     Blas blas;
     for (const Shape& s : shapes) run_shape(s, blas, reps, n_rows, use_v2);
     std::printf("TABLE columns: M N K | bf16 TFLOPS | lt s32 TOPS, lt+dequant | mma s32, mma w8a8, mma w4a8 | "

@@ -13,7 +13,7 @@ mkdir -p "$out"
     nvcc --version | tail -2
 } | tee "$out/gpu.txt"
 nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -lineinfo -Xptxas -v -Isrc -I"${FMT_INC:-/usr/include}" \
-    -DFMT_HEADER_ONLY src/kernels/cuda/*.cu src/kernels/cuda/*.cpp dev/cuda/*.cu dev/cuda/gemm_lab.cpp -Idev/cuda -lcublasLt -lcublas \
+    -DFMT_HEADER_ONLY src/kernels/cuda/*.cu src/kernels/cuda/*.cpp dev/cuda/*.cu dev/cuda/gemm_lab.cpp -Idev/cuda -Itests -lcublasLt -lcublas \
     -o /tmp/gemm_lab 2> "$out/ptxas.txt" || { tail -40 "$out/ptxas.txt"; exit 1; }
 grep -E "registers|spill" "$out/ptxas.txt" | sort | uniq -c
 /tmp/gemm_lab "$@" 2>&1 | tee "$out/lab.txt"

@@ -1,4 +1,4 @@
-// tameq eval ppl MODEL --data FILE: perplexity with the protocol of DESIGN.md, optionally KL divergence
+// tameq eval ppl MODEL --data FILE: perplexity with the protocol of docs/DESIGN.md, optionally KL divergence
 // and top-1 agreement against a reference model (--ref) on the same windows.
 #include <cstdio>
 

@@ -2,10 +2,12 @@
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
+#include <cblas.h>
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/model_args.h"
+#include "kernels/cpu/dispatch.h"
 #include "quant/open_model.h"
 #include "quant/quantized_format.h"
 
@@ -53,6 +55,10 @@ void run_info(const InfoArgs& a) {
     fmt::print("lm_head       {}\n", c.tie_embeddings ? "tied to the embeddings" : "separate");
     fmt::print("bos / eos     {} / {}\n", c.bos_id, c.eos_id);
     fmt::print("tokenizer     {}\n", tok->describe());
+    // Which kernels this process computes with (README, "Environment variables"): OpenBLAS's core after the
+    // AVX-512 re-execution, and the integer-kernel path.
+    fmt::print("compute       OpenBLAS {} ({} threads), integer kernels {}\n", openblas_get_corename(),
+               openblas_get_num_threads(), kern::path_name(kern::active_path()));
     if (is_quantized_dir(a.model)) {
         const Recipe r = quantized_recipe(a.model);
         fmt::print("quantized     {} (tameq format v{})\n", r.summary(), kQuantFormatVersion);

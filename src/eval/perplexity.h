@@ -1,5 +1,5 @@
 #pragma once
-// Perplexity with the protocol of DESIGN.md (E64: ctx 1024, 64 windows, BOS prepended, BOS never scored),
+// Perplexity with the protocol of docs/DESIGN.md (E64: ctx 1024, 64 windows, BOS prepended, BOS never scored),
 // plus KL divergence and top-1 agreement against a reference model evaluated on the same windows.
 #include <cstdint>
 #include <cstdio>

@@ -22,11 +22,11 @@ using json = nlohmann::json;
 namespace {
 
 // GPT-2's word splitter, also the one Hugging Face's ByteLevel pre-tokenizer applies when use_regex is true.
-constexpr const char* k_gpt2_pattern =
+constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 // Ids at or above this are rejected: no real vocabulary comes close, and a hostile file must not allocate gigabytes.
-constexpr int64_t k_max_id = int64_t(1) << 21;
+constexpr int64_t kMaxId = int64_t(1) << 21;
 
 // GPT-2's reversible map from bytes to printable code points: printable Latin-1 bytes map to themselves, the
 // other 68 bytes to U+0100 upwards, in byte order.
@@ -162,11 +162,11 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
       steps_(std::move(spec.steps)), ignore_merges_(spec.ignore_merges) {
     int64_t n = 0;
     for (const auto& [tok, id] : spec.vocab) {
-        if (id < 0 || id >= k_max_id) fail(file_, "token '{}' has id {}, outside [0, {})", tok, id, k_max_id);
+        if (id < 0 || id >= kMaxId) fail(file_, "token '{}' has id {}, outside [0, {})", tok, id, kMaxId);
         n = std::max(n, id + 1);
     }
     for (const auto& a : added_) {
-        if (a.id < 0 || a.id >= k_max_id) fail(file_, "added token '{}' has id {}, outside [0, {})", a.content, a.id, k_max_id);
+        if (a.id < 0 || a.id >= kMaxId) fail(file_, "added token '{}' has id {}, outside [0, {})", a.content, a.id, kMaxId);
         n = std::max(n, int64_t(a.id) + 1);
     }
     bytes_.resize(size_t(n));
@@ -404,7 +404,7 @@ bool parse_pre_tokenizer(const json& j, const std::string& file, std::vector<Pre
     }
     if (type == "ByteLevel") {
         if (get_or(j, "add_prefix_space", false)) steps.push_back({PreStep::PrefixSpace, nullptr});
-        if (get_or(j, "use_regex", true)) steps.push_back({PreStep::SplitIsolated, std::make_shared<Regex>(k_gpt2_pattern, file)});
+        if (get_or(j, "use_regex", true)) steps.push_back({PreStep::SplitIsolated, std::make_shared<Regex>(kGpt2Pattern, file)});
         return true;
     }
     if (type == "Split") {
@@ -459,7 +459,7 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& fil
         if (!j["added_tokens"].is_array()) fail(file, "added_tokens is not an array");
         for (const json& a : j["added_tokens"]) {
             int64_t id = get_id(a.at("id"), file, "an added token");
-            if (id < 0 || id >= k_max_id) fail(file, "added token id {} is out of range", id);
+            if (id < 0 || id >= kMaxId) fail(file, "added token id {} is out of range", id);
             spec.added.push_back({a.at("content").get<std::string>(), int(id)});
             if (utf8_invalid_offset(spec.added.back().content) != std::string_view::npos)
                 fail(file, "added token {} is not valid UTF-8", id);
@@ -512,7 +512,7 @@ std::unique_ptr<Tokenizer> load_gpt2_bpe(const std::string& vocab_bpe_path, cons
         if (sp == std::string::npos) fail(vocab_bpe_path, "line {} is not two tokens separated by a space", n);
         spec.merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
     }
-    spec.steps.push_back({PreStep::SplitIsolated, std::make_shared<Regex>(k_gpt2_pattern, vocab_bpe_path)});
+    spec.steps.push_back({PreStep::SplitIsolated, std::make_shared<Regex>(kGpt2Pattern, vocab_bpe_path)});
     // Hugging Face's GPT-2 tokenizer treats <|endoftext|> as a special added token.
     for (const auto& [tok, id] : spec.vocab)
         if (tok == "<|endoftext|>") spec.added.push_back({tok, int(id)});

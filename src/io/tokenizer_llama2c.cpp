@@ -12,7 +12,7 @@ namespace tameq {
 
 namespace {
 
-constexpr int k_bos = 1, k_eos = 2, k_byte0 = 3;  // llama2.c's fixed ids: byte b is token b + 3
+constexpr int kBos = 1, kEos = 2, kByte0 = 3;  // llama2.c's fixed ids: byte b is token b + 3
 
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -28,8 +28,8 @@ public:
     std::vector<int> encode(std::string_view text, const std::string& source) const override;
     std::string decode(const std::vector<int>& ids) const override;
     int vocab_size() const override { return int(pieces_.size()); }
-    int bos_id() const override { return k_bos; }
-    int eos_id() const override { return k_eos; }
+    int bos_id() const override { return kBos; }
+    int eos_id() const override { return kEos; }
     std::string describe() const override {
         return fmt::format("llama2.c tokenizer ({}), {} tokens", file_name_, vocab_size());
     }
@@ -66,14 +66,14 @@ Llama2cTokenizer::Llama2cTokenizer(const std::string& path) : file_(path) {
         scores_.push_back(score);
         at += size_t(len);
     }
-    if (pieces_.size() < size_t(k_byte0 + 256))
+    if (pieces_.size() < size_t(kByte0 + 256))
         fail(path, "has {} tokens; a llama2.c vocabulary has at least 259 (3 specials and 256 bytes)", pieces_.size());
     for (size_t id = 0; id < pieces_.size(); ++id) {
         lookup_.emplace(pieces_[id], int(id));  // llama2.c's vocabularies have no duplicates; keep the first
         const std::string& s = pieces_[id];
         int hi = s.size() == 6 && s.starts_with("<0x") && s[5] == '>' ? hex_digit(s[3]) : -1;
         int lo = hi >= 0 ? hex_digit(s[4]) : -1;
-        if (id == k_bos || id == k_eos) text_.emplace_back();  // stored as "\n<s>\n"; they delimit, not print
+        if (id == kBos || id == kEos) text_.emplace_back();  // stored as "\n<s>\n"; they delimit, not print
         else if (lo >= 0) text_.emplace_back(1, char(hi * 16 + lo));
         else text_.push_back(s);
     }
@@ -86,14 +86,14 @@ std::vector<int> Llama2cTokenizer::encode(std::string_view text, const std::stri
     if (text.empty()) return {};
 
     std::vector<int> ids;
-    ids.push_back(space_ >= 0 ? space_ : k_byte0 + ' ');  // SentencePiece's add_dummy_prefix
+    ids.push_back(space_ >= 0 ? space_ : kByte0 + ' ');  // SentencePiece's add_dummy_prefix
     std::string cp;
     for (size_t i = 0; i < text.size();) {
         size_t len = size_t(utf8_seq_len(uint8_t(text[i])));
         cp.assign(text.substr(i, len));
         int id = find(cp);
         if (id >= 0) ids.push_back(id);
-        else for (char c : cp) ids.push_back(k_byte0 + uint8_t(c));
+        else for (char c : cp) ids.push_back(kByte0 + uint8_t(c));
         i += len;
     }
 
@@ -144,12 +144,12 @@ std::vector<int> Llama2cTokenizer::encode(std::string_view text, const std::stri
 
 std::string Llama2cTokenizer::decode(const std::vector<int>& ids) const {
     std::string out;
-    int last = k_bos;  // the text starts here: its first piece loses the dummy-prefix space, as after BOS
+    int last = kBos;  // the text starts here: its first piece loses the dummy-prefix space, as after BOS
     for (int id : ids) {
         if (id < 0 || id >= vocab_size())
             fail(file_, "unknown token id {} (the vocabulary has {} tokens)", id, vocab_size());
         const std::string& piece = text_[size_t(id)];
-        out.append(piece, last == k_bos && pieces_[size_t(id)].starts_with(' ') ? 1 : 0);
+        out.append(piece, last == kBos && pieces_[size_t(id)].starts_with(' ') ? 1 : 0);
         last = id;
     }
     return out;

@@ -1,5 +1,5 @@
 #pragma once
-// Uniform integer grids of 2..8 bits, following the public QuaRot/GPTQ conventions (DESIGN.md):
+// Uniform integer grids of 2..8 bits, following the public QuaRot/GPTQ conventions (docs/DESIGN.md):
 // round half to even, symmetric codes in [-2^(b-1), 2^(b-1)-1] with scale = max|x| / (2^(b-1)-1),
 // asymmetric codes in [0, 2^b-1] with a range that always contains 0, optional clip ratio and
 // GPTQ's MSE clip search. Weights and activations share this one module.

@@ -1,5 +1,5 @@
 #pragma once
-// The quantization pipeline of DESIGN.md, streamed one decoder block at a time:
+// The quantization pipeline of docs/DESIGN.md, streamed one decoder block at a time:
 //   load block i (mmap) → transform (fold norms, R1, R2, R4) → calibrate on block i-1's quantized outputs
 //   → quantize weights (RTN/GPTQ) → run the calibration windows through it → hand it to the sink.
 // Embeddings, final norm and lm_head are transformed first (calibration runs on them) and handed over last.

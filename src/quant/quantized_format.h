@@ -1,5 +1,5 @@
 #pragma once
-// The quantized-model directory (DESIGN.md): config.json, the tokenizer files, tameq.json (format version,
+// The quantized-model directory (docs/DESIGN.md): config.json, the tokenizer files, tameq.json (format version,
 // recipe, calibration, online transforms, per-linear weight/activation specs) and safetensors shards: one per
 // decoder block, written as soon as the block is quantized, plus one for embeddings/norms/lm_head, tied together
 // by model.safetensors.index.json. Weights are stored as unsigned codes (code − qmin): two per byte for

@@ -14,7 +14,7 @@ namespace tameq::kern {
 namespace {
 
 // Below this many multiply-adds a second thread costs more (wake-up) than it saves.
-constexpr double parallel_macs = 1 << 20;
+constexpr double kParallelMacs = 1 << 20;
 
 using panels_fn = void (*)(const GemmTask&, int, int);
 
@@ -43,7 +43,7 @@ void run(GemmTask t) {
     KernelPath path = active_path();
     panels_fn fn = select(t.grouped && path != KernelPath::avx512vnni ? KernelPath::scalar : path);
     int panels = w.panels();
-    if (panels < 2 || static_cast<double>(t.m) * w.n * w.k < parallel_macs) return fn(t, 0, panels);
+    if (panels < 2 || static_cast<double>(t.m) * w.n * w.k < kParallelMacs) return fn(t, 0, panels);
     parallel_run([&](int tid, int nt) {
         int p0 = static_cast<int>(static_cast<long>(panels) * tid / nt);
         int p1 = static_cast<int>(static_cast<long>(panels) * (tid + 1) / nt);

@@ -6,7 +6,7 @@
 #include "common/rng.h"
 #include "kernels/cpu/dispatch.h"
 
-namespace test {
+namespace tameq::test {
 
 // Forces a kernel path for one scope and restores the previous one.
 class PathScope {
@@ -34,4 +34,4 @@ inline std::vector<float> random_floats(size_t n, float lo, float hi, uint64_t s
     return v;
 }
 
-}  // namespace test
+}  // namespace tameq::test
