@@ -3,16 +3,18 @@
 # x {RTN, GPTQ}, each quantized to a directory (time and peak RSS measured by /usr/bin/time) and evaluated
 # against the FP model's saved logits (KL, top-1). Output: docs/results/rotation-<model>.md (+ .jsonl rows).
 #   scripts/results-rotation.sh [MODEL_DIR]   (default ../shared/models/gut-llama-27m)
+# Not a sweep: each row times `tameq quantize` as its own process (wall time and peak RSS), which an in-memory
+# sweep cannot measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="${1:-../shared/models/gut-llama-27m}"
+source scripts/lib.sh
+model="${1:-$shared/models/gut-llama-27m}"
 name="$(basename "$model")"
-data=../shared/data/gutenberg/eval.txt
-calib=../shared/data/gutenberg/calib.txt
-work="${TMPDIR:-/tmp}/tameq-results-$name"
+data=$eval_text
+calib=$calib_text
+work="$out/$name"
 out="docs/results/rotation-$name"
 mkdir -p "$work" docs/results
-tq="${TAMEQ:-build/tameq}"
 [ -f "$work/fp.logits" ] || $tq eval ppl "$model" --data "$data" --save-logits "$work/fp.logits" --json > "$work/fp.json"
 rows="$out.jsonl.tmp"
 : > "$rows"

@@ -102,7 +102,7 @@ void fwht_rows(float* x, int rows, int n, bool normalize) {
     if (m > 1) {
         // Every row is a (n/m)×m matrix X; the m part is X·H_mᵀ, one sgemm over a chunk of rows.
         const auto& hm = small_as_float(m);
-        const int chunk = std::max(1, (1 << 20) / n);
+        const int chunk = std::max(1, kFwhtChunkFloats / n);
         std::vector<float> tmp(size_t(std::min(chunk, rows)) * n);
         for (int r0 = 0; r0 < rows; r0 += chunk) {
             const int nr = std::min(chunk, rows - r0);

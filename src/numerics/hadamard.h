@@ -15,6 +15,10 @@ bool hadamard_size_supported(int n);
 
 // In place on `rows` rows of length n (row-major, contiguous). O(n log n) butterflies on the 2^k part and
 // a dense m×m product (sgemm) on the m part; scaled by 1/√n when `normalize`, so it is orthonormal.
+// fwht_rows works on chunks of rows of about this many floats (4 MiB): one sgemm per chunk for the m part,
+// large enough to amortize the call, small enough to stay in L2. Callers that stage rows through their own
+// buffer (the fused Hadamard + quantize kernel) use the same size so each of their blocks is one chunk.
+constexpr int kFwhtChunkFloats = 1 << 20;
 void fwht_rows(float* x, int rows, int n, bool normalize = true);
 
 // Reference: the dense product with H_n, entries generated on the fly, accumulated in double. O(n²) per row.

@@ -43,9 +43,9 @@ void hadamard_quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, 
                                float* scale, int32_t* zero) {
     // Fused: rows go through a cache-sized block (transform in place there, then straight to codes), so the
     // [m x k] input is read once and no transformed copy of it is written back to memory. The block is
-    // fwht_rows' own sgemm chunk (4 MiB): smaller blocks cost more in sgemm calls than they save in traffic.
+    // fwht_rows' own sgemm chunk (kFwhtChunkFloats): smaller blocks cost more in sgemm calls than they save.
     if (m < 0 || k <= 0 || ldx < k || ldq < k) fail("kernels", "hadamard_quantize_rows_u8: bad shape [{} x {}]", m, k);
-    const int block = std::max(1, (1 << 20) / k);
+    const int block = std::max(1, kFwhtChunkFloats / k);
     thread_local std::vector<float> buf;
     buf.resize(static_cast<size_t>(std::min(block, std::max(m, 1))) * k);
     for (int r0 = 0; r0 < m; r0 += block) {
