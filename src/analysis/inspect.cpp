@@ -10,10 +10,11 @@
 
 #include "common/error.h"
 #include "io/tokenizer.h"
-#include "model/ops.h"
+#include "calib/dfrot_rows.h"
 #include "calib/layer_runner.h"
 #include "numerics/quantizer.h"
 #include "numerics/hadamard.h"
+#include "quant/specs.h"
 #include "transform/rotations.h"
 
 namespace tameq {
@@ -82,15 +83,6 @@ float median_abs(const float* x, size_t count) {
     auto mid = m.begin() + long(count / 2);
     std::nth_element(m.begin(), mid, m.end());
     return *mid;
-}
-
-// What a rotation sees: the norm's input normalized with a unit scale (the scale is folded into the next
-// linears): RMSNorm for Llama, centered LayerNorm for OPT (as QuaRot turns LayerNorm into RMSNorm).
-void normalize_rows(const float* x, int n, int dim, ArchFamily family, float eps, float* out) {
-    Norm unit{std::vector<float>(size_t(dim), 1.0f), {}};
-    if (family == ArchFamily::Llama) return rms_norm(x, n, dim, unit, eps, out);
-    unit.bias.assign(size_t(dim), 0.0f);
-    layer_norm(x, n, dim, unit, eps, out);
 }
 
 bool is_residual(Tap t) { return t == Tap::AttnResidual || t == Tap::MlpResidual; }
@@ -286,10 +278,7 @@ class InspectTap : public BlockTap {
 public:
     InspectTap(const ModelConfig& cfg, const InspectOptions& opt, const std::vector<std::vector<int>>& windows,
                const Tokenizer& tok, const std::array<std::vector<float>, 3>& r1, const std::vector<float>& r2)
-        : cfg_(cfg), opt_(opt), windows_(windows), tok_(tok), r1_(r1), r2_(r2) {
-        act_.bits = opt.bits;
-        act_.symmetric = opt.symmetric;
-        act_.granularity = Granularity::PerRow;
+        : cfg_(cfg), opt_(opt), windows_(windows), tok_(tok), r1_(r1), r2_(r2), act_(per_token_spec(opt.bits, opt.symmetric)) {
         had_down_ok_ = hadamard_size_supported(cfg.intermediate);
     }
 
@@ -473,31 +462,12 @@ private:
     const Tokenizer& tok_;
     const std::array<std::vector<float>, 3>& r1_;  // RO, RH, DFRot
     const std::vector<float>& r2_;
-    QuantSpec act_;
+    const QuantSpec act_;
     bool had_down_ok_ = false;
     std::array<InputStats, kTapCount> stats_;
     std::array<ErrorStats, 2> errors_;  // attention norm input, MLP norm input
     std::array<int, kTapCount> calls_{};
     json massive_;
-};
-
-// DFRot's calibration rows: the normalized inputs of every norm on the first window, and which are massive.
-class DfrotCollectTap : public BlockTap {
-public:
-    DfrotCollectTap(const ModelConfig& cfg, float ratio) : cfg_(cfg), ratio_(ratio) {}
-    void on(int, Tap where, const float* x, int n, int dim) override {
-        if (!is_residual(where)) return;
-        const auto marks = mark_massive_by_magnitude(x, n, dim, ratio_);
-        massive.insert(massive.end(), marks.begin(), marks.end());
-        rows.resize(rows.size() + size_t(n) * dim);
-        normalize_rows(x, n, dim, cfg_.family, cfg_.norm_eps, rows.data() + rows.size() - size_t(n) * dim);
-    }
-    std::vector<float> rows;
-    std::vector<uint8_t> massive;
-
-private:
-    const ModelConfig& cfg_;
-    float ratio_;
 };
 
 }  // namespace
@@ -517,32 +487,28 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
         if (progress) progress(stage, done, total);
     };
 
-    QuantSpec act;
-    act.bits = opt.bits;
-    act.symmetric = opt.symmetric;
-    act.granularity = Granularity::PerRow;
     std::array<std::vector<float>, 3> r1;
     r1[0] = random_orthogonal(cfg.hidden, opt.seed);
     r1[1] = random_hadamard(cfg.hidden, opt.seed);
-    const std::vector<float> r2 = random_hadamard(cfg.head_dim, opt.seed + 1);
+    const std::vector<float> r2 = random_hadamard_r2(cfg.head_dim, opt.seed);
 
-    // DFRot: refine RH on the first window's norm inputs, as the quantization pipeline does.
+    // DFRot: refine RH on the first window's norm inputs with the quantization pipeline's collector and
+    // refinement (the magnitude rule at --massive-ratio, every row).
     json dfrot;
     {
-        Model skeleton = reader.load_skeleton();
-        LayerRunner runner(skeleton, {windows[0]});
-        DfrotCollectTap collect(cfg, opt.massive_ratio);
-        for (int i = 0; i < cfg.n_layers; ++i) {
-            runner.run(reader.load_layer(i), i, &collect, true);
-            report("dfrot: collect", i + 1, cfg.n_layers);
-        }
-        const int rows = int(collect.rows.size() / size_t(cfg.hidden));
-        const DfrotResult res = dfrot_refine(collect.rows.data(), rows, cfg.hidden,
-                                             massive_row_weights(collect.massive, opt.dfrot_gamma), r1[1], act,
-                                             opt.dfrot_iters, [&](int t, int n, double) { report("dfrot: refine", t, n); });
+        DfrotRowsOptions collect;
+        collect.family = cfg.family;
+        collect.eps = cfg.norm_eps;
+        collect.marking = MassiveMarking::Magnitude;
+        collect.ratio = opt.massive_ratio;
+        const DfrotRows rows = collect_dfrot_rows(reader, {windows[0]}, collect,
+                                                  [&](int done, int total) { report("dfrot: collect", done, total); });
+        const DfrotR1Options refine{.gamma = opt.dfrot_gamma, .iterations = opt.dfrot_iters, .sample_rows = 0,
+                                    .seed = opt.seed, .act = per_token_spec(opt.bits, opt.symmetric)};
+        const DfrotResult res = refine_dfrot_r1(rows, refine, [&](int t, int n, double) { report("dfrot: refine", t, n); });
         r1[2] = res.rotation;
-        dfrot = {{"iterations", opt.dfrot_iters}, {"gamma", opt.dfrot_gamma}, {"rows", rows},
-                 {"massive_rows", std::count(collect.massive.begin(), collect.massive.end(), uint8_t(1))},
+        dfrot = {{"iterations", opt.dfrot_iters}, {"gamma", opt.dfrot_gamma}, {"rows", rows.rows()},
+                 {"massive_rows", rows.massive_rows()},
                  {"loss_start", round4(res.losses.front())}, {"loss_best", round4(res.losses[size_t(res.best_iteration)])},
                  {"best_iteration", res.best_iteration}};
     }
