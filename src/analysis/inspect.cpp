@@ -4,12 +4,14 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <numeric>
 
 #include <cblas.h>
 #include <fmt/format.h>
 
 #include "common/error.h"
 #include "io/tokenizer.h"
+#include "calib/channel_stats.h"
 #include "calib/dfrot_rows.h"
 #include "calib/layer_runner.h"
 #include "numerics/quantizer.h"
@@ -88,32 +90,29 @@ float median_abs(const float* x, size_t count) {
 bool is_residual(Tap t) { return t == Tap::AttnResidual || t == Tap::MlpResidual; }
 Tap input_of(Tap residual) { return residual == Tap::AttnResidual ? Tap::AttnIn : Tap::MlpIn; }
 
-// Per-channel and per-token magnitudes of one linear input over all windows, the per-channel power sums
-// for kurtosis after a channel shift, and OutlierTune's shift z_j = mean over windows of (max_j + min_j)/2.
+// Per-channel ranges (with OutlierTune's shift, calib/channel_stats.h) and per-token magnitudes of one
+// linear input over all windows, and the per-channel power sums for kurtosis after a channel shift.
 struct InputStats {
-    int dim = 0, windows = 0;
-    std::vector<float> cmin, cmax, token_absmax;
+    int dim = 0;
+    ChannelRange range;
+    std::vector<float> token_absmax;
     std::vector<int> token_window, token_position;
-    std::vector<double> shift_sum, p1, p2, p3, p4;
+    std::vector<double> p1, p2, p3, p4;
     std::map<std::string, Moments> transformed;  // activation moments after each transform
 
     void add(const float* x, int n, int d, int window) {
         if (dim == 0) {
             dim = d;
-            cmin.assign(size_t(d), INFINITY);
-            cmax.assign(size_t(d), -INFINITY);
-            shift_sum.assign(size_t(d), 0.0);
+            range = ChannelRange(d);
             p1.assign(size_t(d), 0.0);
             p2 = p3 = p4 = p1;
         }
-        std::vector<float> wmin(size_t(d), INFINITY), wmax(size_t(d), -INFINITY);
+        range.add(x, n);
         for (int i = 0; i < n; ++i) {
             const float* xi = x + size_t(i) * d;
             float amax = 0;
             for (int j = 0; j < d; ++j) {
                 const double v = xi[j], v2 = v * v;
-                wmin[size_t(j)] = std::min(wmin[size_t(j)], xi[j]);
-                wmax[size_t(j)] = std::max(wmax[size_t(j)], xi[j]);
                 amax = std::max(amax, std::fabs(xi[j]));
                 p1[size_t(j)] += v;
                 p2[size_t(j)] += v2;
@@ -124,17 +123,6 @@ struct InputStats {
             token_window.push_back(window);
             token_position.push_back(i);
         }
-        for (int j = 0; j < d; ++j) {
-            cmin[size_t(j)] = std::min(cmin[size_t(j)], wmin[size_t(j)]);
-            cmax[size_t(j)] = std::max(cmax[size_t(j)], wmax[size_t(j)]);
-            shift_sum[size_t(j)] += 0.5 * (double(wmin[size_t(j)]) + wmax[size_t(j)]);
-        }
-        ++windows;
-    }
-    std::vector<float> shift() const {
-        std::vector<float> z(static_cast<size_t>(dim));
-        for (int j = 0; j < dim; ++j) z[size_t(j)] = float(shift_sum[size_t(j)] / std::max(windows, 1));
-        return z;
     }
     // Kurtosis of the flattened x − z from the per-channel power sums (binomial expansion).
     double kurtosis_shifted(const std::vector<float>& z) const {
@@ -154,8 +142,7 @@ struct InputStats {
     json to_json(bool with_shift) const {
         json j;
         j["dim"] = dim;
-        std::vector<float> absmax(static_cast<size_t>(dim));
-        for (int c = 0; c < dim; ++c) absmax[size_t(c)] = std::max(std::fabs(cmin[size_t(c)]), std::fabs(cmax[size_t(c)]));
+        const std::vector<float> absmax = range.absmax();
         j["channel_absmax"] = percentiles(absmax);
         std::vector<int> order(static_cast<size_t>(dim));
         for (int c = 0; c < dim; ++c) order[size_t(c)] = c;
@@ -172,17 +159,12 @@ struct InputStats {
         k["none"] = kurtosis_shifted(std::vector<float>(size_t(dim), 0.0f));
         for (const auto& [name, m] : transformed) k[name] = m.kurtosis();
         if (with_shift) {
-            const std::vector<float> z = shift();
+            const std::vector<float> z = range.mean_midpoint();
             k["symmetrized"] = kurtosis_shifted(z);
-            std::vector<float> lo(static_cast<size_t>(dim)), hi(static_cast<size_t>(dim));
-            float before = 0, after = 0;
-            for (int c = 0; c < dim; ++c) {
-                lo[size_t(c)] = cmin[size_t(c)] - z[size_t(c)];
-                hi[size_t(c)] = cmax[size_t(c)] - z[size_t(c)];
-                before = std::max(before, absmax[size_t(c)]);
-                after = std::max({after, std::fabs(lo[size_t(c)]), std::fabs(hi[size_t(c)])});
-            }
-            j["symmetrization"] = {{"shift", rounded(z)}, {"min", rounded(cmin)}, {"max", rounded(cmax)},
+            const std::vector<float> shifted = range.absmax_after_shift(z);
+            const float before = std::accumulate(absmax.begin(), absmax.end(), 0.0f, [](float a, float b) { return std::max(a, b); });
+            const float after = std::accumulate(shifted.begin(), shifted.end(), 0.0f, [](float a, float b) { return std::max(a, b); });
+            j["symmetrization"] = {{"shift", rounded(z)}, {"min", rounded(range.min)}, {"max", rounded(range.max)},
                                    {"absmax_before", round4(before)}, {"absmax_after", round4(after)}};
         }
         j["kurtosis"] = k;
@@ -283,7 +265,7 @@ public:
     }
 
     void begin_layer() {
-        stats_ = {};
+        stats_.fill(InputStats());
         errors_ = {};
         calls_ = {};
         massive_ = json::array();
