@@ -187,6 +187,69 @@ TEST(DfrotMarking, QuantErrorRuleAndItsScaling) {
     EXPECT_EQ(mark_massive_by_magnitude(with_ordinary.data(), 2, C, 20.0f), (std::vector<uint8_t>{1, 0}));
 }
 
+TEST(DfrotRows, TapNormalizesEveryResidualAndMarksByTheChosenRule) {
+    // The magnitude test's rows: row 1 peaks at 150x the median element.
+    const std::vector<float> r = {1, -1, 1, 1, -1, 1, 1, 1,     //
+                                  1, 150, -1, 1, 1, 1, -1, 1,   //
+                                  -2, 1, 1, -1, 1, 1, 1, 1,     //
+                                  1, 1, 1, -90, 1, 1, 0.5, 1};  //
+    for (ArchFamily family : {ArchFamily::Llama, ArchFamily::OPT}) {
+        DfrotRowsOptions opt;
+        opt.family = family;
+        opt.eps = 1e-5f;
+        DfrotRowsTap tap(opt);
+        tap.on(0, Tap::AttnResidual, r.data(), 4, 8);
+        tap.on(0, Tap::AttnIn, r.data(), 4, 8);  // not a residual: ignored
+        tap.on(0, Tap::MlpResidual, r.data(), 2, 8);
+        ASSERT_EQ(tap.rows.rows(), 6);
+        EXPECT_EQ(tap.rows.cols, 8);
+        EXPECT_EQ(tap.rows.massive, (std::vector<uint8_t>{0, 1, 0, 0, 0, 1}));
+        EXPECT_EQ(tap.rows.massive_rows(), 2);
+        // RMSNorm (Llama) or centered LayerNorm (OPT) with a unit scale, row by row.
+        for (int i = 0; i < 6; ++i) {
+            const float* x = &r[size_t(i % 4) * 8];
+            double mean = 0, ms = 0;
+            for (int j = 0; j < 8; ++j) mean += x[j] / 8.0;
+            if (family == ArchFamily::Llama) mean = 0;
+            for (int j = 0; j < 8; ++j) ms += (x[j] - mean) * (x[j] - mean) / 8.0;
+            for (int j = 0; j < 8; ++j)
+                EXPECT_NEAR(tap.rows.x[size_t(i) * 8 + j], (x[j] - mean) / std::sqrt(ms + 1e-5), 1e-5) << i << "," << j;
+        }
+    }
+    // The public code's rule on the normalized rows: a 1-sparse row is marked, a Gaussian-like one is not.
+    const int C = 512;
+    const auto haar = random_orthogonal(C, 12);
+    std::vector<float> x(2 * size_t(C), 0.0f);
+    x[3] = 5.0f;
+    for (int j = 0; j < C; j++) x[C + j] = 0.3f * haar[j];
+    DfrotRowsOptions opt;
+    opt.marking = MassiveMarking::QuantError;
+    opt.act = a4(true);
+    DfrotRowsTap tap(opt);
+    tap.on(0, Tap::MlpResidual, x.data(), 2, C);
+    EXPECT_EQ(tap.rows.massive, (std::vector<uint8_t>{1, 0}));
+}
+
+TEST(DfrotRows, RefinementStartsFromRhWeighsMassiveRowsAndSamplesWithTheSeed) {
+    DfrotRows rows;
+    rows.cols = kC;
+    rows.x = synthetic_x(kOrdinary, kC, 5);
+    rows.massive.assign(kOrdinary, 0);
+    for (int m : kMassiveRows) rows.massive[size_t(m)] = 1;
+    const DfrotR1Options opt{.gamma = 50.0f, .iterations = 3, .sample_rows = 0, .seed = 9, .act = a4()};
+    const DfrotResult full = refine_dfrot_r1(rows, opt);
+    const DfrotResult expect = dfrot_refine(rows.x.data(), kOrdinary, kC, weights(kOrdinary, 50.0f), random_hadamard(kC, 9), a4(), 3);
+    EXPECT_EQ(full.rotation, expect.rotation);
+    EXPECT_EQ(full.losses, expect.losses);
+
+    DfrotR1Options sampled = opt;
+    sampled.sample_rows = 256;
+    const DfrotResult part = refine_dfrot_r1(rows, sampled);
+    const DfrotSample s = dfrot_sample_rows(rows.x.data(), kOrdinary, kC, weights(kOrdinary, 50.0f), 256, 9);
+    EXPECT_EQ(part.rotation, dfrot_refine(s.x.data(), s.rows, kC, s.w, random_hadamard(kC, 9), a4(), 3).rotation);
+    EXPECT_NE(part.losses, full.losses);
+}
+
 namespace {
 
 // The Procrustes matrix of one DFRot step, M = X_wᵀ·Q(X_w·R0), rebuilt from public pieces: per_token error

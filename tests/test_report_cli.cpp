@@ -2,6 +2,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -164,6 +165,52 @@ TEST_F(ReportCli, SweepWritesReportsAndResumes) {
     const json again = read_json(p("sw/sweep.json"));
     EXPECT_NEAR(again["rows"][1]["ppl"].get<double>(), rh["ppl"].get<double>(), 1e-9);  // deterministic
     EXPECT_EQ(again["rows"][0]["seconds"], fp["seconds"]);                              // cached, not rerun
+}
+
+// A sweep row is what `eval ppl` prints for the same recipe, engine and windows, to the last digit, and
+// says which engine ran; rows of the two engines and of a saved reference are cached under different keys.
+TEST_F(ReportCli, SweepRowsRecordTheirEngineAndEqualEvalPpl) {
+    const std::string m = model(ArchFamily::Llama, 0.0f);
+    const std::string recipe = "rotate=rh,w=4,a=4";
+    const std::string windows = " --data " + text_ + " --ctx 32 --windows 2";
+    auto eval_ppl = [&](const std::string& args) {
+        std::string out;
+        EXPECT_EQ(test::run_tameq("eval ppl " + m + windows + " --json " + args, &out), 0) << out;
+        return json::parse(out.substr(out.find('{')));
+    };
+    auto sweep_row = [&](const std::string& dir, const std::string& args) {
+        std::string out;
+        EXPECT_EQ(test::run_tameq("sweep " + m + " --recipes " + recipe + windows + " -o " + p(dir) + " " + args, &out), 0) << out;
+        const json doc = read_json(p(dir + "/sweep.json"));
+        EXPECT_EQ(doc["rows"].size(), 1u);
+        return doc["rows"][0];
+    };
+    std::map<std::string, json> rows;
+    for (const std::string engine : {"sim", "int"}) {
+        const json row = sweep_row("sw-" + engine, "--engine " + engine);
+        const json ref = eval_ppl("--recipe " + recipe + " --engine " + engine);
+        EXPECT_EQ(row["engine"], engine);
+        EXPECT_EQ(row["engine_description"], ref["engine"]);
+        EXPECT_EQ(row["engine_description"].get<std::string>().rfind(engine == "sim" ? "simulated quantization" : "integer kernels", 0), 0u)
+            << row["engine_description"];
+        EXPECT_EQ(row["ppl"].get<double>(), ref["ppl"].get<double>()) << engine;
+        EXPECT_EQ(row["fp_ppl"].get<double>(), ref["ref_ppl"].get<double>()) << engine;
+        EXPECT_EQ(row["kl"].get<double>(), ref["kl_mean"].get<double>()) << engine;
+        EXPECT_EQ(row["top1"].get<double>(), ref["top1_agree"].get<double>()) << engine;
+        EXPECT_EQ(row["tokens_scored"], ref["tokens_scored"]);
+        rows[engine] = row;
+    }
+    EXPECT_NE(rows["sim"]["key"], rows["int"]["key"]);
+    EXPECT_NE(rows["sim"]["ppl"].get<double>(), rows["int"]["ppl"].get<double>());  // the integer sums round differently
+
+    // The FP model's logits saved by eval ppl serve as the reference: the same KL as against the FP model itself.
+    eval_ppl("--save-logits " + p("fp.logits"));
+    const json saved = sweep_row("sw-saved", "--engine sim --kl-base " + p("fp.logits"));
+    const json ref = eval_ppl("--recipe " + recipe + " --engine sim --kl-base " + p("fp.logits"));
+    EXPECT_EQ(saved["kl"].get<double>(), ref["kl_mean"].get<double>());
+    EXPECT_EQ(saved["kl"].get<double>(), rows["sim"]["kl"].get<double>());
+    EXPECT_EQ(saved["fp_ppl"].get<double>(), rows["sim"]["fp_ppl"].get<double>());
+    EXPECT_NE(saved["key"], rows["sim"]["key"]);
 }
 
 TEST_F(ReportCli, BadInputIsAOneLineErrorAndWritesNothing) {

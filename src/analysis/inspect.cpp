@@ -4,16 +4,19 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <numeric>
 
 #include <cblas.h>
 #include <fmt/format.h>
 
 #include "common/error.h"
 #include "io/tokenizer.h"
-#include "model/ops.h"
+#include "calib/channel_stats.h"
+#include "calib/dfrot_rows.h"
 #include "calib/layer_runner.h"
 #include "numerics/quantizer.h"
 #include "numerics/hadamard.h"
+#include "quant/specs.h"
 #include "transform/rotations.h"
 
 namespace tameq {
@@ -84,44 +87,32 @@ float median_abs(const float* x, size_t count) {
     return *mid;
 }
 
-// What a rotation sees: the norm's input normalized with a unit scale (the scale is folded into the next
-// linears): RMSNorm for Llama, centered LayerNorm for OPT (as QuaRot turns LayerNorm into RMSNorm).
-void normalize_rows(const float* x, int n, int dim, ArchFamily family, float eps, float* out) {
-    Norm unit{std::vector<float>(size_t(dim), 1.0f), {}};
-    if (family == ArchFamily::Llama) return rms_norm(x, n, dim, unit, eps, out);
-    unit.bias.assign(size_t(dim), 0.0f);
-    layer_norm(x, n, dim, unit, eps, out);
-}
-
 bool is_residual(Tap t) { return t == Tap::AttnResidual || t == Tap::MlpResidual; }
 Tap input_of(Tap residual) { return residual == Tap::AttnResidual ? Tap::AttnIn : Tap::MlpIn; }
 
-// Per-channel and per-token magnitudes of one linear input over all windows, the per-channel power sums
-// for kurtosis after a channel shift, and OutlierTune's shift z_j = mean over windows of (max_j + min_j)/2.
+// Per-channel ranges (with OutlierTune's shift, calib/channel_stats.h) and per-token magnitudes of one
+// linear input over all windows, and the per-channel power sums for kurtosis after a channel shift.
 struct InputStats {
-    int dim = 0, windows = 0;
-    std::vector<float> cmin, cmax, token_absmax;
+    int dim = 0;
+    ChannelRange range;
+    std::vector<float> token_absmax;
     std::vector<int> token_window, token_position;
-    std::vector<double> shift_sum, p1, p2, p3, p4;
+    std::vector<double> p1, p2, p3, p4;
     std::map<std::string, Moments> transformed;  // activation moments after each transform
 
     void add(const float* x, int n, int d, int window) {
         if (dim == 0) {
             dim = d;
-            cmin.assign(size_t(d), INFINITY);
-            cmax.assign(size_t(d), -INFINITY);
-            shift_sum.assign(size_t(d), 0.0);
+            range = ChannelRange(d);
             p1.assign(size_t(d), 0.0);
             p2 = p3 = p4 = p1;
         }
-        std::vector<float> wmin(size_t(d), INFINITY), wmax(size_t(d), -INFINITY);
+        range.add(x, n);
         for (int i = 0; i < n; ++i) {
             const float* xi = x + size_t(i) * d;
             float amax = 0;
             for (int j = 0; j < d; ++j) {
                 const double v = xi[j], v2 = v * v;
-                wmin[size_t(j)] = std::min(wmin[size_t(j)], xi[j]);
-                wmax[size_t(j)] = std::max(wmax[size_t(j)], xi[j]);
                 amax = std::max(amax, std::fabs(xi[j]));
                 p1[size_t(j)] += v;
                 p2[size_t(j)] += v2;
@@ -132,17 +123,6 @@ struct InputStats {
             token_window.push_back(window);
             token_position.push_back(i);
         }
-        for (int j = 0; j < d; ++j) {
-            cmin[size_t(j)] = std::min(cmin[size_t(j)], wmin[size_t(j)]);
-            cmax[size_t(j)] = std::max(cmax[size_t(j)], wmax[size_t(j)]);
-            shift_sum[size_t(j)] += 0.5 * (double(wmin[size_t(j)]) + wmax[size_t(j)]);
-        }
-        ++windows;
-    }
-    std::vector<float> shift() const {
-        std::vector<float> z(static_cast<size_t>(dim));
-        for (int j = 0; j < dim; ++j) z[size_t(j)] = float(shift_sum[size_t(j)] / std::max(windows, 1));
-        return z;
     }
     // Kurtosis of the flattened x − z from the per-channel power sums (binomial expansion).
     double kurtosis_shifted(const std::vector<float>& z) const {
@@ -162,8 +142,7 @@ struct InputStats {
     json to_json(bool with_shift) const {
         json j;
         j["dim"] = dim;
-        std::vector<float> absmax(static_cast<size_t>(dim));
-        for (int c = 0; c < dim; ++c) absmax[size_t(c)] = std::max(std::fabs(cmin[size_t(c)]), std::fabs(cmax[size_t(c)]));
+        const std::vector<float> absmax = range.absmax();
         j["channel_absmax"] = percentiles(absmax);
         std::vector<int> order(static_cast<size_t>(dim));
         for (int c = 0; c < dim; ++c) order[size_t(c)] = c;
@@ -180,17 +159,12 @@ struct InputStats {
         k["none"] = kurtosis_shifted(std::vector<float>(size_t(dim), 0.0f));
         for (const auto& [name, m] : transformed) k[name] = m.kurtosis();
         if (with_shift) {
-            const std::vector<float> z = shift();
+            const std::vector<float> z = range.mean_midpoint();
             k["symmetrized"] = kurtosis_shifted(z);
-            std::vector<float> lo(static_cast<size_t>(dim)), hi(static_cast<size_t>(dim));
-            float before = 0, after = 0;
-            for (int c = 0; c < dim; ++c) {
-                lo[size_t(c)] = cmin[size_t(c)] - z[size_t(c)];
-                hi[size_t(c)] = cmax[size_t(c)] - z[size_t(c)];
-                before = std::max(before, absmax[size_t(c)]);
-                after = std::max({after, std::fabs(lo[size_t(c)]), std::fabs(hi[size_t(c)])});
-            }
-            j["symmetrization"] = {{"shift", rounded(z)}, {"min", rounded(cmin)}, {"max", rounded(cmax)},
+            const std::vector<float> shifted = range.absmax_after_shift(z);
+            const float before = std::accumulate(absmax.begin(), absmax.end(), 0.0f, [](float a, float b) { return std::max(a, b); });
+            const float after = std::accumulate(shifted.begin(), shifted.end(), 0.0f, [](float a, float b) { return std::max(a, b); });
+            j["symmetrization"] = {{"shift", rounded(z)}, {"min", rounded(range.min)}, {"max", rounded(range.max)},
                                    {"absmax_before", round4(before)}, {"absmax_after", round4(after)}};
         }
         j["kurtosis"] = k;
@@ -286,15 +260,12 @@ class InspectTap : public BlockTap {
 public:
     InspectTap(const ModelConfig& cfg, const InspectOptions& opt, const std::vector<std::vector<int>>& windows,
                const Tokenizer& tok, const std::array<std::vector<float>, 3>& r1, const std::vector<float>& r2)
-        : cfg_(cfg), opt_(opt), windows_(windows), tok_(tok), r1_(r1), r2_(r2) {
-        act_.bits = opt.bits;
-        act_.symmetric = opt.symmetric;
-        act_.granularity = Granularity::PerRow;
+        : cfg_(cfg), opt_(opt), windows_(windows), tok_(tok), r1_(r1), r2_(r2), act_(per_token_spec(opt.bits, opt.symmetric)) {
         had_down_ok_ = hadamard_size_supported(cfg.intermediate);
     }
 
     void begin_layer() {
-        stats_ = {};
+        stats_.fill(InputStats());
         errors_ = {};
         calls_ = {};
         massive_ = json::array();
@@ -473,31 +444,12 @@ private:
     const Tokenizer& tok_;
     const std::array<std::vector<float>, 3>& r1_;  // RO, RH, DFRot
     const std::vector<float>& r2_;
-    QuantSpec act_;
+    const QuantSpec act_;
     bool had_down_ok_ = false;
     std::array<InputStats, kTapCount> stats_;
     std::array<ErrorStats, 2> errors_;  // attention norm input, MLP norm input
     std::array<int, kTapCount> calls_{};
     json massive_;
-};
-
-// DFRot's calibration rows: the normalized inputs of every norm on the first window, and which are massive.
-class DfrotCollectTap : public BlockTap {
-public:
-    DfrotCollectTap(const ModelConfig& cfg, float ratio) : cfg_(cfg), ratio_(ratio) {}
-    void on(int, Tap where, const float* x, int n, int dim) override {
-        if (!is_residual(where)) return;
-        const auto marks = mark_massive_by_magnitude(x, n, dim, ratio_);
-        massive.insert(massive.end(), marks.begin(), marks.end());
-        rows.resize(rows.size() + size_t(n) * dim);
-        normalize_rows(x, n, dim, cfg_.family, cfg_.norm_eps, rows.data() + rows.size() - size_t(n) * dim);
-    }
-    std::vector<float> rows;
-    std::vector<uint8_t> massive;
-
-private:
-    const ModelConfig& cfg_;
-    float ratio_;
 };
 
 }  // namespace
@@ -517,32 +469,28 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
         if (progress) progress(stage, done, total);
     };
 
-    QuantSpec act;
-    act.bits = opt.bits;
-    act.symmetric = opt.symmetric;
-    act.granularity = Granularity::PerRow;
     std::array<std::vector<float>, 3> r1;
     r1[0] = random_orthogonal(cfg.hidden, opt.seed);
     r1[1] = random_hadamard(cfg.hidden, opt.seed);
-    const std::vector<float> r2 = random_hadamard(cfg.head_dim, opt.seed + 1);
+    const std::vector<float> r2 = random_hadamard_r2(cfg.head_dim, opt.seed);
 
-    // DFRot: refine RH on the first window's norm inputs, as the quantization pipeline does.
+    // DFRot: refine RH on the first window's norm inputs with the quantization pipeline's collector and
+    // refinement (the magnitude rule at --massive-ratio, every row).
     json dfrot;
     {
-        Model skeleton = reader.load_skeleton();
-        LayerRunner runner(skeleton, {windows[0]});
-        DfrotCollectTap collect(cfg, opt.massive_ratio);
-        for (int i = 0; i < cfg.n_layers; ++i) {
-            runner.run(reader.load_layer(i), i, &collect, true);
-            report("dfrot: collect", i + 1, cfg.n_layers);
-        }
-        const int rows = int(collect.rows.size() / size_t(cfg.hidden));
-        const DfrotResult res = dfrot_refine(collect.rows.data(), rows, cfg.hidden,
-                                             massive_row_weights(collect.massive, opt.dfrot_gamma), r1[1], act,
-                                             opt.dfrot_iters, [&](int t, int n, double) { report("dfrot: refine", t, n); });
+        DfrotRowsOptions collect;
+        collect.family = cfg.family;
+        collect.eps = cfg.norm_eps;
+        collect.marking = MassiveMarking::Magnitude;
+        collect.ratio = opt.massive_ratio;
+        const DfrotRows rows = collect_dfrot_rows(reader, {windows[0]}, collect,
+                                                  [&](int done, int total) { report("dfrot: collect", done, total); });
+        const DfrotR1Options refine{.gamma = opt.dfrot_gamma, .iterations = opt.dfrot_iters, .sample_rows = 0,
+                                    .seed = opt.seed, .act = per_token_spec(opt.bits, opt.symmetric)};
+        const DfrotResult res = refine_dfrot_r1(rows, refine, [&](int t, int n, double) { report("dfrot: refine", t, n); });
         r1[2] = res.rotation;
-        dfrot = {{"iterations", opt.dfrot_iters}, {"gamma", opt.dfrot_gamma}, {"rows", rows},
-                 {"massive_rows", std::count(collect.massive.begin(), collect.massive.end(), uint8_t(1))},
+        dfrot = {{"iterations", opt.dfrot_iters}, {"gamma", opt.dfrot_gamma}, {"rows", rows.rows()},
+                 {"massive_rows", rows.massive_rows()},
                  {"loss_start", round4(res.losses.front())}, {"loss_best", round4(res.losses[size_t(res.best_iteration)])},
                  {"best_iteration", res.best_iteration}};
     }

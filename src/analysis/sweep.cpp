@@ -11,11 +11,9 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "eval/perplexity.h"
+#include "eval/evaluate.h"
 #include "io/tokenizer.h"
-#include "calib/layer_runner.h"
 #include "quant/open_model.h"
-#include "quant/pipeline.h"
 
 namespace tameq {
 namespace {
@@ -40,7 +38,7 @@ json sweep_document(const SweepOptions& opt, const json& rows, int total) {
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
     return {{"tool", "tameq sweep"}, {"model", opt.model}, {"data", opt.data}, {"calib", opt.calib}, {"ctx", opt.ctx},
-            {"windows", opt.windows}, {"recipes", opt.recipes}, {"finished", int(rows.size())}, {"total", total},
+            {"windows", opt.windows}, {"engine", engine_name(opt.engine)}, {"kl_base", opt.kl_base}, {"recipes", opt.recipes}, {"finished", int(rows.size())}, {"total", total},
             {"complete", int(rows.size()) == total}, {"date", date}, {"rows", rows}};
 }
 
@@ -84,7 +82,8 @@ double model_size_mb(const Model& fp, const Recipe& r) {
 
 std::string sweep_key(const SweepOptions& opt, const std::string& recipe) {
     json canon = {{"model", fs::weakly_canonical(opt.model).string()}, {"data", fs::weakly_canonical(opt.data).string()},
-                  {"ctx", opt.ctx}, {"windows", opt.windows}};
+                  {"ctx", opt.ctx}, {"windows", opt.windows}, {"engine", engine_name(opt.engine)},
+                  {"kl_base", opt.kl_base.empty() ? "" : fs::weakly_canonical(opt.kl_base).string()}};
     if (recipe == "fp") canon["recipe"] = "fp";
     else canon["recipe"] = sweep_recipe(recipe, opt.calib.empty() ? "" : fs::weakly_canonical(opt.calib).string());
     return fmt::format("{:016x}", fnv1a(canon.dump()));
@@ -125,14 +124,14 @@ json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& 
         say(fmt::format("resuming: {} of {} recipes already finished (in {}), skipping them", rows.size(), total, runs.string()));
 
     std::unique_ptr<Model> fp;
-    std::vector<std::vector<int>> windows;
+    const WindowSpec spec{.ctx = opt.ctx, .windows = opt.windows, .bos = true, .lines = false};
+    TextWindows windows;
     if (!todo.empty()) {
         fp = std::make_unique<Model>(load_model(opt.model));
         if (opt.ctx < 2 || opt.ctx > fp->cfg.max_positions)
             fail("sweep", "--ctx {} must be in 2..{} (the model's context)", opt.ctx, fp->cfg.max_positions);
         if (opt.windows < 1) fail("sweep", "--windows must be at least 1");
-        // The perplexity protocol's windows, tokenizing only the prefix of the text they need.
-        windows = calibration_windows(opt.data, tok, opt.ctx, opt.windows, fp->cfg.bos_id);
+        windows = text_windows(opt.data, tok, spec, fp->cfg.bos_id);  // eval ppl's windows, cut once
     }
     // The reports keep the order of --recipes, whatever was cached.
     auto in_recipe_order = [&] {
@@ -157,18 +156,26 @@ json run_sweep(const SweepOptions& opt, const Tokenizer& tok, const SweepHooks& 
         const auto t0 = std::chrono::steady_clock::now();
         try {
             stop_if_interrupted(fmt::format("before recipe '{}'", text));
-            if (text == "fp") {
-                const PplResult r = evaluate_ppl(*fp, windows, nullptr, on_window);
+            // The FP row is the reference itself, unless the reference is a file (then it checks the file).
+            const bool fp_row = text == "fp";
+            EvalRequest req;
+            req.model = opt.model;
+            req.recipe = fp_row ? nullptr : &recipe;
+            req.engine = opt.engine;
+            req.data = opt.data;
+            req.windows = spec;
+            req.cut = &windows;
+            req.ref_model = opt.kl_base.empty() && !fp_row ? fp.get() : nullptr;
+            req.kl_base = opt.kl_base;
+            const RecipeEval e = evaluate_recipe(req, tok, on_window);
+            const PplResult& r = e.ppl;
+            row.update({{"engine", engine_name(opt.engine)}, {"engine_description", e.engine}});
+            if (r.has_ref)
+                row.update({{"ppl", r.ppl}, {"fp_ppl", r.ref_ppl}, {"delta_ppl", r.ppl - r.ref_ppl}, {"kl", r.kl_mean},
+                            {"top1", r.top1_agree}, {"quant_seconds", e.quant.seconds}, {"tokens_scored", r.tokens_scored}});
+            else
                 row.update({{"ppl", r.ppl}, {"fp_ppl", r.ppl}, {"delta_ppl", 0.0}, {"kl", 0.0}, {"top1", 1.0},
                             {"quant_seconds", 0.0}, {"tokens_scored", r.tokens_scored}});
-            } else {
-                PipelineReport pr;
-                const Model q = quantize_in_memory(opt.model, recipe, tok, &pr);
-                stop_if_interrupted(fmt::format("after quantizing recipe '{}'", text));
-                const PplResult r = evaluate_ppl(q, windows, fp.get(), on_window);
-                row.update({{"ppl", r.ppl}, {"fp_ppl", r.ref_ppl}, {"delta_ppl", r.ppl - r.ref_ppl}, {"kl", r.kl_mean},
-                            {"top1", r.top1_agree}, {"quant_seconds", pr.seconds}, {"tokens_scored", r.tokens_scored}});
-            }
         } catch (const Error&) {
             // Only an interruption leaves the marker; a recipe that cannot run on this model is not "interrupted".
             if (!(hooks.interrupted && hooks.interrupted())) fs::remove(marker, ec);

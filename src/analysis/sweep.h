@@ -1,7 +1,7 @@
 #pragma once
-// `tameq sweep`: several recipes on one model, each quantized in memory and scored with the perplexity
-// protocol against the FP model (PPL, ΔPPL, KL, top-1), plus model size at the recipe's bits and the
-// quantization time. Resumable: each finished recipe's row is stored as DIR/runs/<key>.json, where the
+// `tameq sweep`: several recipes on one model, each quantized in memory and scored as `eval ppl` scores it
+// (eval/evaluate.h: the same windows, engine and reference) against the FP model or saved reference logits
+// (PPL, ΔPPL, KL, top-1), plus model size at the recipe's bits and the quantization time. Resumable: each finished recipe's row is stored as DIR/runs/<key>.json, where the
 // key hashes everything that determines the row, and a rerun skips it; a recipe that was started but not
 // finished leaves DIR/runs/<key>.running, so the next run says it was interrupted and runs it again.
 #include <functional>
@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eval/evaluate.h"
 #include "model/model.h"
 #include "quant/recipe.h"
 
@@ -20,6 +21,8 @@ class Tokenizer;
 struct SweepOptions {
     std::string model, data, calib, out_dir;
     int ctx = 1024, windows = 64;
+    EngineChoice engine = EngineChoice::Int;  // as eval ppl's default
+    std::string kl_base;  // reference logits saved by `eval ppl --save-logits`, instead of the FP model's
     std::vector<std::string> recipes;  // "fp" or "key=value,..." (quant/recipe.h)
 };
 
@@ -35,7 +38,7 @@ Recipe sweep_recipe(const std::string& text, const std::string& calib);
 // norms, biases) at 16 bits. FP ("fp" or w=16) is the 16-bit checkpoint.
 double model_size_mb(const Model& fp, const Recipe& r);
 
-// The stable key of one row: a hash of the model, data, ctx, windows and the canonical recipe.
+// The stable key of one row: a hash of the model, data, ctx, windows, engine, reference and the canonical recipe.
 std::string sweep_key(const SweepOptions& opt, const std::string& recipe);
 
 struct SweepHooks {

@@ -11,9 +11,7 @@
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/progress.h"
-#include "eval/perplexity.h"
-#include "quant/open_model.h"
-#include "quant/pipeline.h"
+#include "eval/evaluate.h"
 #include "quant/recipe.h"
 
 namespace tameq::cli {
@@ -32,47 +30,32 @@ void run_ppl(const PplArgs& a) {
     if (a.ctx < 2) fail("eval ppl", "--ctx must be at least 2");
     install_interrupt_handler();  // before any work: quantizing on the fly polls it too
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
-    Model model;
-    std::unique_ptr<Model> ref;
-    std::string ref_name = a.ref;
+    Recipe recipe;
     if (!a.recipe.empty()) {
-        // Quantize on the fly; the FP model is the reference for KL and top-1 unless --ref names another.
-        Recipe recipe = parse_recipe(a.recipe);
+        recipe = parse_recipe(a.recipe);
         if (!a.calib.empty()) recipe.calib_file = a.calib;
-        model = quantize_in_memory(a.model, recipe, *tok);
-        if (ref_name.empty()) ref_name = a.model;
-    } else {
-        model = load_model(a.model);
     }
-    const std::string engine_desc = select_engine(model, a.engine);
-    if (a.ctx > model.cfg.max_positions) fail("eval ppl", "--ctx {} exceeds the model's context of {}", a.ctx, model.cfg.max_positions);
-    if (!a.kl_base.empty() && !a.ref.empty()) fail("eval ppl", "--ref and --kl-base both name a reference; pick one");
-    if (!a.kl_base.empty()) ref_name.clear();
-    if (!ref_name.empty()) ref = std::make_unique<Model>(load_model(ref_name));
-    const int bos = model.cfg.bos_id;
-    const WindowSpec spec{.ctx = a.ctx, .windows = a.windows, .bos = !a.no_bos, .lines = a.lines};
-    const TextWindows text = text_windows(a.data, *tok, spec, bos);
-    const auto& seqs = text.seqs;
-    const int64_t text_tokens = text.text_tokens;
-
-    std::unique_ptr<ReferenceLogits> reference;
-    if (ref) {
-        size_t longest = 0;
-        for (const auto& s : seqs) longest = std::max(longest, s.size());
-        reference = reference_from_model(*ref, int(longest));
-    } else if (!a.kl_base.empty()) {
-        reference = reference_from_file(a.kl_base, model.cfg.vocab);
-        ref_name = a.kl_base;
-    }
-    std::unique_ptr<LogitsWriter> save;
-    if (!a.save_logits.empty()) save = std::make_unique<LogitsWriter>(a.save_logits, model.cfg.vocab, int(seqs.size()));
-    Progress progress("ppl", int64_t(seqs.size()));
-    PplResult r = evaluate_ppl(model, seqs, reference.get(), save.get(), [&](int done, int, double running_ppl) {
-        progress.update(done, fmt::format("PPL {:.4f}", running_ppl));
+    EvalRequest req;
+    req.model = a.model;
+    req.recipe = a.recipe.empty() ? nullptr : &recipe;
+    req.engine = parse_engine(a.engine);
+    req.data = a.data;
+    req.windows = {.ctx = a.ctx, .windows = a.windows, .bos = !a.no_bos, .lines = a.lines};
+    req.ref = a.ref;
+    req.kl_base = a.kl_base;
+    req.save_logits = a.save_logits;
+    std::unique_ptr<Progress> progress;
+    const RecipeEval e = evaluate_recipe(req, *tok, [&](int done, int total, double running_ppl) {
+        if (!progress) progress = std::make_unique<Progress>("ppl", total);
+        progress->update(done, fmt::format("PPL {:.4f}", running_ppl));
         throw_if_interrupted("eval ppl");
     });
-    progress.finish();
-    if (save) save->finish();
+    if (progress) progress->finish();
+    const PplResult& r = e.ppl;
+    const std::string& engine_desc = e.engine;
+    const std::string& ref_name = e.ref;
+    const int bos = e.cfg.bos_id;
+    const int64_t text_tokens = e.text_tokens;
     const std::string bos_desc = a.no_bos ? "none" : fmt::format("prepended (id {}), never scored", bos);
     const std::string layout = a.lines ? fmt::format("{} non-empty lines, each its own sequence (max {})", r.windows, a.ctx)
                                        : fmt::format("{} windows of {}{}", r.windows, a.ctx, a.no_bos ? "" : " = BOS + " + std::to_string(a.ctx - 1));
@@ -92,13 +75,13 @@ void run_ppl(const PplArgs& a) {
         fmt::print("{}\n", j.dump(2));
         return;
     }
-    fmt::print("model     {} ({}, {:.1f}M parameters)\n", a.model, model.cfg.architecture, double(model.n_params()) / 1e6);
+    fmt::print("model     {} ({}, {:.1f}M parameters)\n", a.model, e.cfg.architecture, double(e.params) / 1e6);
     if (!a.recipe.empty()) fmt::print("recipe    {}\n", a.recipe);
     if (!engine_desc.empty()) fmt::print("engine    {}\n", engine_desc);
     fmt::print("dataset   {} ({} tokens)\n", a.data, text_tokens);
     fmt::print("layout    {}\n", layout);
     fmt::print("bos       {}\n", bos_desc);
-    fmt::print("scored    {} tokens in {:.1f} s\n", r.tokens_scored, progress.elapsed_s());
+    fmt::print("scored    {} tokens in {:.1f} s\n", r.tokens_scored, e.eval_seconds);
     fmt::print("PPL       {:.4f}\n", r.ppl);
     if (r.has_ref) {
         fmt::print("ref PPL   {:.4f} ({})\n", r.ref_ppl, ref_name);

@@ -4,16 +4,11 @@
 #include <string>
 
 #include "io/tokenizer.h"
-#include "model/model.h"
 
 namespace tameq::cli {
 
 // The tokenizer beside a model: a Hugging Face directory's own files, or for a llama2.c .bin the
 // tok*.bin in the same directory. `override_path` (non-empty) wins.
 std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, const std::string& override_path);
-
-// For quantized models: "int" swaps in the integer kernels where a layer's recipe has one, "sim" keeps the
-// simulation. Returns a one-line description ("" for an FP model).
-std::string select_engine(Model& m, const std::string& engine);
 
 }  // namespace tameq::cli

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "common/error.h"
+#include "eval/evaluate.h"
 #include "model/engine.h"
 #include "model/sampler.h"
 #include "quant/open_model.h"
@@ -30,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 void run_generate(const RunArgs& a) {
     if (a.n_predict < 0) fail("run", "-n must be >= 0");
     Model model = load_model(a.model);
-    const std::string engine_desc = select_engine(model, a.engine);
+    const std::string engine_desc = select_engine(model, parse_engine(a.engine));
     if (!engine_desc.empty()) std::fprintf(stderr, "engine: %s\n", engine_desc.c_str());
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     const ModelConfig& c = model.cfg;

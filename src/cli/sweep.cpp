@@ -15,7 +15,7 @@ namespace tameq::cli {
 namespace {
 
 struct SweepArgs {
-    std::string model, tokenizer, recipes;
+    std::string model, tokenizer, recipes, engine = "int";
     SweepOptions opt;
 };
 
@@ -23,6 +23,7 @@ void run_sweep_cmd(SweepArgs& a) {
     a.opt.recipes = split_recipes(a.recipes);
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     a.opt.model = a.model;
+    a.opt.engine = parse_engine(a.engine);
     install_interrupt_handler(
         "\ntameq: sweep: stopping (finished recipes are kept; press Ctrl-C again to stop at once)\n");
     std::unique_ptr<Progress> bar;
@@ -48,6 +49,8 @@ void run_sweep_cmd(SweepArgs& a) {
     if (bar) bar->finish();
     fmt::print("model     {}\n", a.model);
     fmt::print("dataset   {} (ctx {}, {} windows, BOS prepended and never scored)\n", a.opt.data, a.opt.ctx, a.opt.windows);
+    fmt::print("engine    {}{}\n", a.engine == "int" ? "integer kernels where they apply" : "simulated quantization",
+               a.opt.kl_base.empty() ? "" : ", KL against " + a.opt.kl_base);
     fmt::print("{}", sweep_table(doc));
     fmt::print("report    {}/sweep.html, sweep.csv, sweep.json\n", a.opt.out_dir);
 }
@@ -63,6 +66,9 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_option("--windows", a->opt.windows, "evaluation windows")->capture_default_str();
     cmd->add_option("-o,--output", a->opt.out_dir, "output directory (rows of finished recipes are kept in DIR/runs)")->required();
     cmd->add_option("--tokenizer", a->tokenizer, "tokenizer file or directory (default: beside the model)");
+    cmd->add_option("--engine", a->engine, "quantized models: int (integer kernels where they apply) or sim (simulated)")
+        ->check(CLI::IsMember({"int", "sim"}))->capture_default_str();
+    cmd->add_option("--kl-base", a->opt.kl_base, "reference logits written by eval ppl --save-logits (instead of the FP model)");
     cmd->callback([a] { run_sweep_cmd(*a); });
 });
 

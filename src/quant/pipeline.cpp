@@ -12,9 +12,11 @@
 #include "common/progress.h"
 #include "io/tokenizer.h"
 #include "calib/channel_stats.h"
+#include "calib/dfrot_rows.h"
 #include "quant/gptq.h"
 #include "calib/layer_runner.h"
 #include "model/fake_quant.h"
+#include "quant/specs.h"
 #include "transform/dfrot.h"
 #include "transform/fold_norms.h"
 #include "numerics/hadamard.h"
@@ -29,25 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-QuantSpec weight_spec(const Recipe& r) {
-    QuantSpec s;
-    s.bits = r.wbits;
-    s.symmetric = !r.w_asym;
-    s.granularity = r.w_group > 0 ? Granularity::PerGroup : Granularity::PerRow;
-    s.group_size = r.w_group;
-    s.mse_search = r.w_clip_search;
-    return s;
-}
-
-QuantSpec act_spec(const Recipe& r, int bits) {
-    QuantSpec s;
-    s.bits = bits;
-    s.symmetric = r.a_sym;
-    s.granularity = Granularity::PerRow;
-    s.clip_ratio = r.a_clip;
-    return s;
-}
 
 // The linears inside a block, each paired with the tap that observes its input.
 std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> block_linears(Layer& l) {
@@ -80,41 +63,6 @@ private:
     std::map<Tap, HessianAccumulator> acc_;
 };
 
-// DFRot's calibration rows: every layer's residual entering each norm, RMS-normalized (the folded norm's
-// output), and which rows are massive.
-class DfrotTap : public BlockTap {
-public:
-    DfrotTap(int hidden, float eps, const Recipe& r) : hidden_(hidden), eps_(eps), recipe_(r) {}
-    void on(int, Tap where, const float* x, int n, int dim) override {
-        if (where != Tap::AttnResidual && where != Tap::MlpResidual) return;
-        std::vector<uint8_t> marks;
-        if (recipe_.dfrot_marking == "magnitude") marks = mark_massive_by_magnitude(x, n, dim);
-        const size_t first = rows.size() / size_t(hidden_);
-        rows.resize(rows.size() + size_t(n) * dim);
-        for (int i = 0; i < n; ++i) {
-            const float* xi = x + size_t(i) * dim;
-            double ss = 0;
-            for (int j = 0; j < dim; ++j) ss += double(xi[j]) * xi[j];
-            const float inv = 1.0f / std::sqrt(float(ss / dim) + eps_);
-            float* dst = &rows[(first + size_t(i)) * dim];
-            for (int j = 0; j < dim; ++j) dst[j] = xi[j] * inv;
-        }
-        if (recipe_.dfrot_marking == "quant-error") {
-            const QuantSpec act = act_spec(recipe_, recipe_.abits < 16 ? recipe_.abits : 4);
-            marks = mark_massive_by_quant_error(&rows[first * size_t(dim)], n, dim, act,
-                                                scaled_quant_error_threshold(dim, act.bits));
-        }
-        massive.insert(massive.end(), marks.begin(), marks.end());
-    }
-    std::vector<float> rows;
-    std::vector<uint8_t> massive;
-
-private:
-    int hidden_;
-    float eps_;
-    const Recipe& recipe_;
-};
-
 std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std::vector<std::vector<int>>& calib,
                            PipelineReport& report) {
     const int h = reader.config().hidden;
@@ -124,30 +72,18 @@ std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std
     // DFRot: collect the normalized norm inputs of the FP model on the first windows, refine from RH.
     const auto t0 = Clock::now();
     std::vector<std::vector<int>> windows(calib.begin(), calib.begin() + std::min<long>(r.dfrot_windows, long(calib.size())));
-    Model skeleton = reader.load_skeleton();
-    LayerRunner runner(skeleton, windows);
-    DfrotTap tap(h, reader.config().norm_eps, r);
+    DfrotRows rows;
     {
         Progress progress("dfrot: collect", reader.config().n_layers);
-        for (int i = 0; i < reader.config().n_layers; ++i) {
-            runner.run(reader.load_layer(i), i, &tap, true);
-            progress.update(i + 1);
-        }
+        rows = collect_dfrot_rows(reader, windows, dfrot_rows_options(r, reader.config()),
+                                  [&](int done, int) { progress.update(done); });
     }
-    const int rows = int(tap.rows.size() / size_t(h));
-    report.dfrot_rows = rows;
-    report.dfrot_massive_rows = int(std::count(tap.massive.begin(), tap.massive.end(), uint8_t(1)));
-    const QuantSpec act = act_spec(r, r.abits < 16 ? r.abits : 4);
+    report.dfrot_rows = rows.rows();
+    report.dfrot_massive_rows = rows.massive_rows();
     Progress progress("dfrot: refine", r.dfrot_iters);
-    auto w = massive_row_weights(tap.massive, r.dfrot_gamma);
-    const auto show = [&](int t, int, double loss) { progress.update(t, fmt::format("loss {:.4g}", loss)); };
-    DfrotResult res;
-    if (r.dfrot_rows > 0 && r.dfrot_rows < rows) {
-        const DfrotSample s = dfrot_sample_rows(tap.rows.data(), rows, h, w, r.dfrot_rows, r.seed);
-        res = dfrot_refine(s.x.data(), s.rows, h, s.w, random_hadamard(h, r.seed), act, r.dfrot_iters, show);
-    } else {
-        res = dfrot_refine(tap.rows.data(), rows, h, w, random_hadamard(h, r.seed), act, r.dfrot_iters, show);
-    }
+    const DfrotResult res = refine_dfrot_r1(rows, dfrot_r1_options(r), [&](int t, int, double loss) {
+        progress.update(t, fmt::format("loss {:.4g}", loss));
+    });
     progress.finish();
     report.dfrot_losses = res.losses;
     report.dfrot_seconds = since(t0);
@@ -171,12 +107,7 @@ std::unique_ptr<QuantizedWeight> quantize_weight(const DenseLinear& d, const Rec
 // Per (token, head) asymmetric KV-cache fake quantization; null when the cache stays FP32.
 std::shared_ptr<const KvPolicy> kv_policy(const Recipe& r) {
     if (r.kvbits >= 16) return nullptr;
-    QuantSpec kv;
-    kv.bits = r.kvbits;
-    kv.symmetric = false;
-    kv.granularity = Granularity::PerRow;
-    kv.clip_ratio = r.kv_clip;
-    return std::make_shared<FakeQuantKv>(kv);
+    return std::make_shared<FakeQuantKv>(kv_spec(r));
 }
 
 }  // namespace
@@ -225,7 +156,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     std::vector<float> r1, r2;
     if (rotating) {
         r1 = make_r1(reader, r, calib, report);
-        r2 = random_hadamard(cfg.head_dim, r.seed + 1);
+        r2 = random_hadamard_r2(cfg.head_dim, r.seed);
     }
 
     Model skeleton = reader.load_skeleton();
@@ -244,9 +175,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         runner->had_qk = skeleton.had_qk;
     }
     const OutlierTuneOptions ot{r.abits, r.symmetrize, r.ot_clip_search, r.ot_fold};
-    QuantSpec static_spec;  // codes of the static inputs: symmetric, clamped, the q_max the steps were made with
-    static_spec.bits = r.abits;
-    static_spec.symmetric = true;
+    const QuantSpec static_spec = static_act_spec(r);
     const std::set<Tap> kept = r.ot_clip_search ? std::set<Tap>{Tap::AttnIn, Tap::MlpIn} : std::set<Tap>{};
 
     Progress progress(fmt::format("quantize {}", r.summary()), cfg.n_layers);
@@ -284,7 +213,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         if (runner && !channelwise && i + 1 < cfg.n_layers) runner->run(l, i, nullptr, true);  // next block's inputs
         if (r.abits < 16) {
             for (auto& [lin, tap] : block_linears(l)) {
-                ActQuant act{ActQuant::Mode::PerToken, act_spec(r, r.abits), {}};
+                ActQuant act{ActQuant::Mode::PerToken, act_spec(r), {}};
                 if (auto st = static_steps.find(tap); st != static_steps.end())
                     act = {ActQuant::Mode::PerChannelStatic, static_spec, st->second};
                 Linear& cur = **lin;

@@ -159,4 +159,15 @@ std::vector<float> massive_row_weights(const std::vector<uint8_t>& massive, floa
     return w;
 }
 
+DfrotResult refine_dfrot_r1(const DfrotRows& rows, const DfrotR1Options& opt, const DfrotProgress& progress) {
+    const int n = rows.rows(), C = rows.cols;
+    const std::vector<float> w = massive_row_weights(rows.massive, opt.gamma);
+    const std::vector<float> rh = random_hadamard(C, opt.seed);
+    if (opt.sample_rows > 0 && opt.sample_rows < n) {
+        const DfrotSample s = dfrot_sample_rows(rows.x.data(), n, C, w, opt.sample_rows, opt.seed);
+        return dfrot_refine(s.x.data(), s.rows, C, s.w, rh, opt.act, opt.iterations, progress);
+    }
+    return dfrot_refine(rows.x.data(), n, C, w, rh, opt.act, opt.iterations, progress);
+}
+
 }  // namespace tameq

@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "calib/dfrot_rows.h"
 #include "numerics/massive.h"
 #include "numerics/quantizer.h"
 
@@ -51,5 +52,17 @@ DfrotSample dfrot_sample_rows(const float* X, int rows, int C, const std::vector
 
 // w_i = γ for marked rows, 1 otherwise.
 std::vector<float> massive_row_weights(const std::vector<uint8_t>& massive, float gamma);
+
+// R1 refined on collected rows (calib/dfrot_rows.h) as recipes and `tameq inspect` run DFRot: from
+// random_hadamard(C, seed), massive rows weighted by γ, and with 0 < sample_rows < rows on
+// dfrot_sample_rows' sample drawn with the same seed.
+struct DfrotR1Options {
+    float gamma = 100.0f;
+    int iterations = 100;
+    int sample_rows = 0;  // 0: every row
+    uint64_t seed = 0;
+    QuantSpec act;        // the per-token activation grid refined for
+};
+DfrotResult refine_dfrot_r1(const DfrotRows& rows, const DfrotR1Options& opt, const DfrotProgress& progress = {});
 
 }  // namespace tameq

@@ -49,6 +49,8 @@ std::vector<float> random_orthogonal(int n, uint64_t seed) {
     return r;
 }
 
+std::vector<float> random_hadamard_r2(int head_dim, uint64_t seed) { return random_hadamard(head_dim, seed + 1); }
+
 std::vector<float> random_signs(int n, uint64_t seed) {
     Rng rng(seed);
     std::vector<float> s(n);

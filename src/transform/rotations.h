@@ -17,6 +17,10 @@ std::vector<float> random_orthogonal(int n, uint64_t seed);
 // input first, then the (orthonormal) Walsh–Hadamard transform. n must be a supported Hadamard size.
 std::vector<float> random_hadamard(int n, uint64_t seed);
 
+// R2, the per-head rotation of V and o_proj's input: RH of head_dim drawn from seed + 1, so its signs are a
+// stream apart from R1's (drawn from `seed`) even when head_dim equals the hidden size.
+std::vector<float> random_hadamard_r2(int head_dim, uint64_t seed);
+
 // The random signs of random_hadamard(n, seed), for applying RH online with fwht_rows.
 std::vector<float> random_signs(int n, uint64_t seed);
 
