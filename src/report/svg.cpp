@@ -171,14 +171,29 @@ std::vector<double> nice_ticks(double lo, double hi, int target, bool log) {
     return ticks;
 }
 
-std::string svg_scatter(const Frame& f, const std::vector<Series>& series) {
+namespace {
+
+// The scales that fit every series' points, and the opened SVG with axes and legend drawn: the start of
+// every x-y chart.
+struct XyChart {
+    Scale sx, sy;
+    std::string svg;
+};
+
+XyChart open_xy_chart(const Frame& f, const std::vector<Series>& series) {
     std::vector<const std::vector<double>*> xs, ys;
     for (const auto& s : series) {
         xs.push_back(&s.x);
         ys.push_back(&s.y);
     }
     const Scale sx = fit_scale(f.x, xs, kLeft, f.width - kRight), sy = fit_scale(f.y, ys, f.height - kBottom, kTop);
-    std::string s = open_svg(f) + draw_axes(f, sx, sy) + draw_legend(f, legend_of(series));
+    return {sx, sy, open_svg(f) + draw_axes(f, sx, sy) + draw_legend(f, legend_of(series))};
+}
+
+}  // namespace
+
+std::string svg_scatter(const Frame& f, const std::vector<Series>& series) {
+    auto [sx, sy, s] = open_xy_chart(f, series);
     std::string top;  // highlighted points go last so nothing hides them
     for (const auto& se : series)
         for (size_t i = 0; i < se.x.size() && i < se.y.size(); ++i) {
@@ -194,13 +209,7 @@ std::string svg_scatter(const Frame& f, const std::vector<Series>& series) {
 }
 
 std::string svg_lines(const Frame& f, const std::vector<Series>& series) {
-    std::vector<const std::vector<double>*> xs, ys;
-    for (const auto& s : series) {
-        xs.push_back(&s.x);
-        ys.push_back(&s.y);
-    }
-    const Scale sx = fit_scale(f.x, xs, kLeft, f.width - kRight), sy = fit_scale(f.y, ys, f.height - kBottom, kTop);
-    std::string s = open_svg(f) + draw_axes(f, sx, sy) + draw_legend(f, legend_of(series));
+    auto [sx, sy, s] = open_xy_chart(f, series);
     for (const auto& se : series) {
         std::string pts;
         for (size_t i = 0; i < se.x.size() && i < se.y.size(); ++i)
