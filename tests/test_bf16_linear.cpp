@@ -12,7 +12,7 @@
 #include "kernels/cpu/bf16_gemv.h"
 #include "model/bf16_linear.h"
 #include "model/engine.h"
-#include "model/int_linear.h"
+#include "model/int_engine.h"
 #include "quant/pipeline.h"
 #include "test_kernels_util.h"
 #include "test_util.h"

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "kernels/cpu/dispatch.h"
-#include "model/int_linear.h"
+#include "model/int_engine.h"
 
 #include <fmt/format.h>
 
