@@ -16,6 +16,7 @@
 #include "model/bf16_linear.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
+#include "model/int_engine.h"
 #include "model/int_linear.h"
 #include "quant/pipeline.h"
 #include "quant/recipe.h"

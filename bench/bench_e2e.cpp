@@ -25,7 +25,7 @@
 #include "quant/quantized_format.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
-#include "model/int_linear.h"
+#include "model/int_engine.h"
 
 namespace {
 

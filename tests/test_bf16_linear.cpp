@@ -12,7 +12,7 @@
 #include "kernels/cpu/bf16_gemv.h"
 #include "model/bf16_linear.h"
 #include "model/engine.h"
-#include "model/int_linear.h"
+#include "model/int_engine.h"
 #include "quant/pipeline.h"
 #include "kernel_cases.h"
 #include "kernels_test_util.h"

@@ -10,6 +10,7 @@
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "model/synthetic.h"
+#include "model/int_engine.h"
 #include "model/int_linear.h"
 #include "quant/pipeline.h"
 #include "test_util.h"

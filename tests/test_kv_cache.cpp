@@ -17,7 +17,7 @@
 #include "kernels/cpu/kv_codes.h"
 #include "model/attention.h"
 #include "model/engine.h"
-#include "model/int_linear.h"
+#include "model/int_engine.h"
 #include "quant/pipeline.h"
 #include "model/fake_quant.h"
 #include "kernel_cases.h"

@@ -13,6 +13,7 @@
 #include "common/files.h"
 #include "eval/evaluate.h"
 #include "io/tokenizer.h"
+#include "numerics/schemes.h"
 #include "quant/open_model.h"
 
 namespace tameq {
@@ -66,18 +67,24 @@ Recipe sweep_recipe(const std::string& text, const std::string& calib) {
 }
 
 double model_size_mb(const Model& fp, const Recipe& r) {
+    if (r.wbits >= 16) return double(fp.n_params() * 2) / 1e6;
+    QuantSpec w;
+    w.bits = r.wbits;
+    w.symmetric = !r.w_asym;
+    w.granularity = r.w_group > 0 ? Granularity::PerGroup : Granularity::PerRow;
+    w.group_size = r.w_group;
+    const WeightScheme scheme = weight_scheme(w, r.act_order && r.w_group > 0);
     int64_t linear_weights = 0, quant_bytes = 0;
     for (const Layer& l : fp.layers)
         for (const auto* lin : l.linears()) {
             if (!*lin) continue;
-            const int64_t in = (*lin)->in_features(), out = (*lin)->out_features();
-            linear_weights += in * out;
-            const int64_t groups = r.w_group > 0 ? (in + r.w_group - 1) / r.w_group : 1;
-            quant_bytes += (in * out * r.wbits + 7) / 8 + out * groups * (r.w_asym ? 4 : 2);
+            const int in = (*lin)->in_features(), out = (*lin)->out_features();
+            // Quantizing fails on such a layer, with the stage's message, before this row is written.
+            if (!scheme.fits(in)) return std::nan("");
+            linear_weights += int64_t(in) * out;
+            quant_bytes += scheme.bytes(out, in, GridWidth::F16);
         }
-    const int64_t other = fp.n_params() - linear_weights;
-    const int64_t bytes = r.wbits >= 16 ? fp.n_params() * 2 : other * 2 + quant_bytes;
-    return double(bytes) / 1e6;
+    return double((fp.n_params() - linear_weights) * 2 + quant_bytes) / 1e6;
 }
 
 std::string sweep_key(const SweepOptions& opt, const std::string& recipe) {

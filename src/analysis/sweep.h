@@ -33,9 +33,11 @@ std::vector<std::string> split_recipes(const std::string& list);
 // The recipe of a sweep entry ("fp": no quantization), with the sweep's calibration file.
 Recipe sweep_recipe(const std::string& text, const std::string& calib);
 
-// Bytes of the model at the recipe's weight bits: the decoder linears' weights at w bits plus one FP16
-// scale (and zero point when asymmetric) per output row and group; everything else (embeddings, lm_head,
-// norms, biases) at 16 bits. FP ("fp" or w=16) is the 16-bit checkpoint.
+// The deployable size of the model at the recipe's weight bits: the decoder linears as the scheme table
+// counts them (WeightScheme::bytes at GridWidth::F16: codes as stored, two per byte at <= 4 bits, one
+// otherwise, plus one FP16 scale, and zero point when asymmetric, per output row and group); everything else
+// (embeddings, lm_head, norms, biases) at 16 bits. FP ("fp" or w=16) is the 16-bit checkpoint. The quantized
+// directory is larger: F32 grids (WeightScheme::bytes at GridWidth::F32) and F32 everything else.
 double model_size_mb(const Model& fp, const Recipe& r);
 
 // The stable key of one row: a hash of the model, data, ctx, windows, engine, reference and the canonical recipe.

@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "io/tokenizer.h"
 #include "kernels/cpu/dispatch.h"
-#include "model/int_linear.h"
+#include "model/int_engine.h"
 #include "quant/open_model.h"
 
 namespace tameq {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/cpu/pack.h"
+#include "kernels/scheme_kernels.h"
 #include "model/model.h"
 #include "model/fake_quant.h"
 
@@ -15,8 +16,9 @@ namespace tameq {
 class IntLinear : public Linear {
 public:
     // Returns null (with the reason in *why) when the layer's recipe has no integer kernel: weights kept in
-    // floating point, asymmetric or act-order-grouped weights, activations not quantized, clipped per-token
-    // activations, or static steps not folded to 1.
+    // floating point, a weight scheme without a CPU kernel (kern::cpu_weight_kernel: asymmetric, act-order,
+    // per-tensor, groups not a multiple of 8), activations not quantized, clipped per-token activations,
+    // static steps not folded to 1, or an input wider than kern::max_k.
     static std::unique_ptr<IntLinear> from(const FakeQuantLinear& sim, std::string* why);
 
     void forward(const float* x, int n, float* y) const override;
@@ -31,6 +33,7 @@ public:
 private:
     IntLinear(int in, int out) : Linear(in, out) {}
     kern::PackedWeights w_;
+    kern::GemmFn gemm_ = nullptr;  // the scheme's CPU GEMM (per-channel or grouped scales)
     std::vector<float> scale_w_;  // [out], or [in/group x out] for grouped weights
     std::vector<float> bias_;
     ActQuant act_;
@@ -40,23 +43,5 @@ private:
     mutable std::vector<float> scale_a_;
     mutable std::vector<int32_t> zero_a_;
 };
-
-struct IntegerReport {
-    int integer = 0, simulated = 0;
-    std::string first_reason;  // why the first simulated layer stayed simulated
-    bool fused_hadamard = false;  // R4 runs inside every down_proj
-    bool kv_codes = false;        // the KV cache stores codes
-    bool head_bf16 = false;       // lm_head is held in BF16
-    bool embed_bf16 = false;      // so are the embeddings (only when exact: unrotated BF16 checkpoints)
-};
-
-// Replaces every simulated linear of the model's blocks that an integer kernel can run; moves the online
-// Hadamard before down_proj into the down linears when all of them are integer; makes a quantized KV
-// cache store codes; once any block linear is integer, holds lm_head (and the embeddings where exact) in BF16:
-// they stay unquantized, as QuaRot places quantization, at half the FP32 bytes.
-IntegerReport use_integer_kernels(Model& m);
-
-// Block linears that run simulated quantization (FakeQuantLinear).
-int count_simulated_linears(const Model& m);
 
 }  // namespace tameq

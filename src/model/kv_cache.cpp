@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "kernels/cpu/kv_codes.h"
+#include "kernels/scheme_kernels.h"
 
 namespace tameq {
 
@@ -15,9 +16,7 @@ KvCache::KvCache(int n_layers, int max_ctx, int n_kv_heads, int head_dim, const 
         v_.resize(k_.size());
         return;
     }
-    if (spec->symmetric || spec->granularity != Granularity::PerRow || spec->mse_search)
-        fail("kv cache", "a code cache stores per-row asymmetric grids without MSE search");
-    if (head_dim % 2 != 0) fail("kv cache", "head_dim {} is odd: 4-bit codes pack dims i and i + head_dim/2", head_dim);
+    if (const std::string why = kern::cpu_kv_codes_reason(*spec, head_dim); !why.empty()) fail("kv cache", "{}", why);
     spec_ = *spec;
     code_bits_ = spec->bits;
     row_bytes_ = kern::kv_row_bytes(head_dim, code_bits_);

@@ -2,10 +2,12 @@
 // The quantized-model directory (docs/DESIGN.md): config.json, the tokenizer files, tameq.json (format version,
 // recipe, calibration, online transforms, per-linear weight/activation specs) and safetensors shards: one per
 // decoder block, written as soon as the block is quantized, plus one for embeddings/norms/lm_head, tied together
-// by model.safetensors.index.json. Weights are stored as unsigned codes (code − qmin): two per byte for
-// ≤ 4 bits (low nibble = even column), one per byte otherwise, with F32 scales (and zeros for asymmetric grids).
+// by model.safetensors.index.json. Weights are stored as the scheme table's codes (numerics/schemes.h,
+// WeightScheme::encode: unsigned code − qmin, two per byte for ≤ 4 bits with the low nibble = even column, one
+// per byte otherwise), with F32 scales (and zeros for asymmetric grids) and act-order's g_idx.
 // Everything goes to a temporary directory that is renamed into place at the end: an interrupted run leaves
-// nothing behind.
+// nothing behind. The writer is format_write.cpp, the reader format_read.cpp, the names both use
+// format_names.h.
 #include <memory>
 #include <string>
 

@@ -1,15 +1,16 @@
 #pragma once
-// Codes of the quantized KV cache: one head row of head_dim values on an asymmetric grid, stored 4-bit
-// packed (bits <= 4; byte i holds dim i in its low nibble and dim i + head_dim/2 in its high one, so a
-// vector of bytes unpacks to two contiguous runs) or one byte per value.
+// Codes of the quantized KV cache (numerics/schemes.h, kKvFormats): one head row of head_dim values on an
+// asymmetric grid, stored 4-bit packed (bits <= 4; byte i holds dim i in its low nibble and dim i + head_dim/2
+// in its high one, so a vector of bytes unpacks to two contiguous runs) or one byte per value.
 #include <cstddef>
 #include <cstdint>
 
 #include "numerics/quantizer.h"
+#include "numerics/schemes.h"
 
 namespace tameq::kern {
 
-inline int kv_row_bytes(int head_dim, int bits) { return bits <= 4 ? head_dim / 2 : head_dim; }
+using ::tameq::kv_row_bytes;
 
 // quantize_code of every value of x [head_dim] on grid p, packed into out [kv_row_bytes].
 void kv_encode_row(const float* x, int head_dim, const QuantSpec& spec, QParams p, uint8_t* out);

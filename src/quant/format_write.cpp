@@ -1,0 +1,183 @@
+#include "quant/quantized_format.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/sha256.h"
+#include "io/safetensors.h"
+#include "io/safetensors_writer.h"
+#include "model/fake_quant.h"
+#include "numerics/schemes.h"
+#include "quant/format_names.h"
+
+namespace tameq {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+json act_json(const ActQuant& a) {
+    if (a.mode == ActQuant::Mode::None) return {{"mode", "none"}};
+    return {{"mode", a.mode == ActQuant::Mode::PerToken ? "token" : "channel"},
+            {"bits", a.spec.bits},
+            {"symmetric", a.spec.symmetric},
+            {"clip", a.spec.clip_ratio}};
+}
+
+void write_json_file(const std::string& path, const json& j) {
+    std::ofstream out(path);
+    out << j.dump(2) << "\n";
+    if (!out) fail(path, "write failed");
+}
+
+}  // namespace
+
+struct QuantizedDirWriter::State {
+    json linears = json::object();
+    json online;
+    json kv;
+    ModelConfig cfg;
+};
+
+QuantizedDirWriter::QuantizedDirWriter(std::string out_dir, std::string source_model, std::string tokenizer_source,
+                                       Recipe recipe)
+    : out_(std::move(out_dir)), source_(std::move(source_model)), tokenizer_source_(std::move(tokenizer_source)),
+      recipe_(std::move(recipe)), state_(std::make_unique<State>()) {
+    while (!out_.empty() && out_.back() == '/') out_.pop_back();
+    if (out_.empty()) fail("quantize", "empty output path");
+    const fs::path parent = fs::absolute(out_).parent_path();
+    if (!fs::is_directory(parent)) fail(out_, "cannot write: {} is not a directory", parent.string());
+    if (fs::exists(out_) && !is_quantized_dir(out_))
+        fail(out_, "exists and is not a tameq quantized directory; refusing to replace it");
+    tmp_ = out_ + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(tmp_);
+    std::error_code ec;
+    fs::create_directory(tmp_, ec);
+    if (ec) fail(out_, "cannot create {} ({})", tmp_, ec.message());
+}
+
+QuantizedDirWriter::~QuantizedDirWriter() {
+    if (!finished_) {
+        std::error_code ec;
+        fs::remove_all(tmp_, ec);
+    }
+}
+
+void QuantizedDirWriter::layer(int index, Layer&& l) {
+    SafeTensorsWriter w;
+    const std::string p = "layers." + std::to_string(index) + ".";
+    auto put_norm = [&](const std::string& name, const Norm& n) {
+        w.add_f32(p + name + ".weight", {int64_t(n.weight.size())}, n.weight);
+        if (!n.bias.empty()) w.add_f32(p + name + ".bias", {int64_t(n.bias.size())}, n.bias);
+    };
+    put_norm("attn_norm", l.attn_norm);
+    put_norm("mlp_norm", l.mlp_norm);
+    for (auto& [name, ptr] : named_linears(l, l.gate != nullptr)) {
+        const std::string key = p + name;
+        const Linear& lin = **ptr;
+        const auto* fq = dynamic_cast<const FakeQuantLinear*>(&lin);
+        const int rows = lin.out_features(), cols = lin.in_features();
+        json spec = {{"in", cols}, {"out", rows}, {"act", act_json(fq ? fq->act() : ActQuant{})}};
+        if (fq && fq->weight()) {
+            const QuantizedWeight& q = *fq->weight();
+            const WeightScheme scheme = weight_scheme(q.spec, !q.column_group.empty());
+            const std::vector<uint8_t> codes = scheme.encode(q.codes.data(), rows, cols);
+            w.add(key + ".qweight", DType::U8, {rows, scheme.packed_cols(cols)}, codes.data(), codes.size());
+            const int groups = scheme.grids_per_row(cols);
+            std::vector<float> scales, zeros;
+            for (const QParams& g : q.params) {
+                scales.push_back(g.scale);
+                zeros.push_back(g.zero);
+            }
+            const int64_t grid_rows = scheme.grid_rows(rows);
+            w.add_f32(key + ".scales", {grid_rows, groups}, scales);
+            if (!scheme.symmetric()) w.add_f32(key + ".zeros", {grid_rows, groups}, zeros);
+            if (!q.column_group.empty()) {
+                std::vector<int32_t> g(q.column_group.begin(), q.column_group.end());
+                w.add(key + ".g_idx", DType::I32, {cols}, g.data(), g.size() * 4);
+            }
+            spec["weight"] = {{"bits", q.spec.bits}, {"symmetric", q.spec.symmetric},
+                              {"granularity", granularity_name(q.spec.granularity)}, {"group", q.spec.group_size}};
+        } else {
+            w.add_f32(key + ".weight", {rows, cols}, fq ? fq->dense().weight : as_dense(lin).weight);
+            spec["weight"] = nullptr;
+        }
+        const std::vector<float>& bias = fq ? fq->bias() : as_dense(lin).bias;
+        if (!bias.empty()) w.add_f32(key + ".bias", {rows}, bias);
+        if (fq && fq->act().mode == ActQuant::Mode::PerChannelStatic)
+            w.add_f32(key + ".act_steps", {cols}, fq->act().channel_step);
+        state_->linears[key] = spec;
+    }
+    const std::string shard = fmt::format("model-layer-{:04d}.safetensors", index);
+    w.write(tmp_ + "/" + shard);
+    shards_.push_back(shard);
+}
+
+void QuantizedDirWriter::skeleton(Model&& m) {
+    SafeTensorsWriter w;
+    const ModelConfig& c = m.cfg;
+    const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
+    w.add_f32("embed", {c.vocab, e}, m.embed);
+    if (!m.pos_embed.empty()) w.add_f32("pos_embed", {int64_t(m.pos_embed.size()) / c.hidden, c.hidden}, m.pos_embed);
+    if (!m.final_norm.weight.empty()) w.add_f32("final_norm.weight", {c.hidden}, m.final_norm.weight);
+    if (!m.final_norm.bias.empty()) w.add_f32("final_norm.bias", {c.hidden}, m.final_norm.bias);
+    w.add_f32("lm_head.weight", {c.vocab, e}, as_dense(*m.lm_head).weight);
+    if (m.project_in) w.add_f32("project_in.weight", {c.hidden, e}, as_dense(*m.project_in).weight);
+    if (m.project_out) w.add_f32("project_out.weight", {e, c.hidden}, as_dense(*m.project_out).weight);
+    w.write(tmp_ + "/model-embed-head.safetensors");
+    shards_.push_back("model-embed-head.safetensors");
+    state_->cfg = c;
+    state_->online = {{"had_down", m.had_down}, {"had_qk", m.had_qk}, {"keep_massive_fp", m.keep_massive_fp}};
+    if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
+        state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
+}
+
+void QuantizedDirWriter::finish(const PipelineReport& report) {
+    // Index: every tensor of every shard.
+    json weight_map = json::object();
+    for (const std::string& shard : shards_) {
+        SafeTensors st = SafeTensors::open(tmp_ + "/" + shard);
+        for (const std::string& name : st.names()) weight_map[name] = shard;
+    }
+    write_json_file(tmp_ + "/model.safetensors.index.json", {{"metadata", {{"format", "tameq"}}}, {"weight_map", weight_map}});
+    json meta = {{"format", "tameq-quantized"}, {"version", kQuantFormatVersion}, {"recipe", recipe_},
+                 {"recipe_summary", recipe_.summary()}, {"source", {{"model", source_}}}, {"online", state_->online},
+                 {"kv", state_->kv}, {"linears", state_->linears}};
+    if (!recipe_.calib_file.empty() && report.calib_windows > 0)
+        meta["calibration"] = {{"file", recipe_.calib_file}, {"sha256", sha256_file(recipe_.calib_file)},
+                               {"windows", report.calib_windows}, {"ctx", recipe_.calib_ctx}};
+    if (!report.dfrot_losses.empty())
+        meta["dfrot"] = {{"rows", report.dfrot_rows}, {"massive_rows", report.dfrot_massive_rows},
+                         {"loss_start", report.dfrot_losses.front()}, {"loss_best", *std::min_element(report.dfrot_losses.begin(), report.dfrot_losses.end())}};
+    write_json_file(tmp_ + "/tameq.json", meta);
+    // config.json: copied from a Hugging Face source, generated for llama2.c checkpoints.
+    if (fs::is_directory(source_) && fs::exists(fs::path(source_) / "config.json"))
+        fs::copy_file(fs::path(source_) / "config.json", tmp_ + "/config.json");
+    else
+        std::ofstream(tmp_ + "/config.json") << hf_config_text(state_->cfg);
+    // Tokenizer files.
+    if (fs::is_directory(tokenizer_source_)) {
+        for (const char* f : {"tokenizer.json", "tokenizer.model", "vocab.bpe", "encoder.json", "tokenizer_config.json",
+                              "special_tokens_map.json", "generation_config.json"})
+            if (fs::exists(fs::path(tokenizer_source_) / f)) fs::copy_file(fs::path(tokenizer_source_) / f, fs::path(tmp_) / f);
+    } else {
+        fs::copy_file(tokenizer_source_, fs::path(tmp_) / fs::path(tokenizer_source_).filename());
+    }
+    // Into place: an existing quantized directory is replaced only once the new one is complete.
+    if (fs::exists(out_)) {
+        const std::string old = out_ + ".old-" + std::to_string(::getpid());
+        fs::rename(out_, old);
+        fs::rename(tmp_, out_);
+        fs::remove_all(old);
+    } else {
+        fs::rename(tmp_, out_);
+    }
+    finished_ = true;
+}
+
+}  // namespace tameq
