@@ -291,3 +291,24 @@ TEST_F(RecipeCli, AKeyGivenTwiceIsAOneLineError) {
     test::run_tameq("quantize " + model_ + " -o " + p("bad") + " --rotate spin", &log);
     EXPECT_NE(log.find("unknown rotation 'spin' (valid: none, ro, rh, dfrot, file)"), std::string::npos) << log;
 }
+
+TEST(RecipeHelp, ReadmeHoldsTheHelpOutput) {
+    std::string help;
+    ASSERT_EQ(test::run_tameq("help recipe", &help), 0) << help;
+    for (const RecipeKey& k : kRecipeKeys) {
+        const std::string row = "| " + std::string(k.key) + " ";
+        EXPECT_NE(help.find(row), std::string::npos) << k.key;
+    }
+    EXPECT_NE(help.find("| gptq-damp      |        | float >= 0"), std::string::npos) << help;
+    std::ifstream in(std::string(TAMEQ_FIXTURES_DIR) + "/../../README.md");
+    const std::string readme{std::istreambuf_iterator<char>(in), {}};
+    const std::string begin = "<!-- recipe-keys:begin -->\n", end = "<!-- recipe-keys:end -->";
+    const size_t b = readme.find(begin), e = readme.find(end);
+    ASSERT_NE(b, std::string::npos);
+    ASSERT_NE(e, std::string::npos);
+    EXPECT_EQ(readme.substr(b + begin.size(), e - b - begin.size()), help)
+        << "README.md's recipe keys differ from `tameq help recipe`: run scripts/gen-readme-recipe.sh";
+    std::string log;
+    EXPECT_EQ(test::run_tameq("help flags", &log), 2);
+    EXPECT_NE(log.find("help: unknown topic 'flags' (topics: recipe)"), std::string::npos) << log;
+}
