@@ -10,7 +10,7 @@ model="${1:-../shared/models/gut-llama-27m}"
 windows="${2:-8}"
 tq="${TAMEQ:-build/tameq}"
 json="${TMPDIR:-/tmp}/tameq-figure2-$(basename "$model").json"
-[ -s "$json" ] || $tq inspect "$model" --calib ../shared/data/gutenberg/eval.txt --windows "$windows" --ctx 1024 \
+[ -s "$json" ] || $tq inspect "$model" --calib ../shared/data/gutenberg/eval.txt --calib-windows "$windows" --calib-ctx 1024 \
     -o "${json%.json}.html" --json "$json" >&2
 python3 - "$json" <<'PY'
 import json, statistics, sys

@@ -135,7 +135,7 @@ TEST(OutlierTune, RefusesPostLayerNormAndBadInput) {
     const std::string base = "eval ppl " + t.dir + " --data " + t.calib + " --ctx 64 --windows 2 --calib " + t.calib;
     std::string out;
     EXPECT_EQ(run_tameq(base + " --recipe method=outliertune,w=8,a=9", &out), 2);
-    EXPECT_NE(out.find("activation bits 9 out of range"), std::string::npos) << out;
+    EXPECT_NE(out.find("a=9 is out of range (2..8 or 16)"), std::string::npos) << out;
     EXPECT_EQ(run_tameq(base + " --recipe method=outliertune,w=8,a=8,calib-windows=500", &out), 2);
     EXPECT_NE(out.find("calibration text too short"), std::string::npos) << out;
     EXPECT_EQ(run_tameq("eval ppl " + t.dir + " --data " + t.calib + " --ctx 64 --windows 2 --recipe method=outliertune,w=8,a=8", &out), 2);

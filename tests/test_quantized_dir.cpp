@@ -88,7 +88,7 @@ TEST_F(QuantizedDir, SameSeedSameBytesAndReloadEqualsSimulation) {
 
     // The directory reloads into exactly the simulated model the pipeline built in memory.
     Recipe r = quantized_recipe(a);
-    EXPECT_EQ(r.rotate, "rh");
+    EXPECT_EQ(r.rotate, Rotation::RH);
     EXPECT_EQ(r.w_group, 16);
     auto tok = load_tokenizer(model_);
     const Model mem = quantize_in_memory(model_, r, *tok);
@@ -121,8 +121,8 @@ TEST_F(QuantizedDir, SameSeedSameBytesAndReloadEqualsSimulation) {
 }
 
 TEST_F(QuantizedDir, BadInputIsRefusedWithNothingWritten) {
-    expect_error("--wbits 9", "weight bits 9 out of range");
-    expect_error("--abits 1", "activation bits 1 out of range");
+    expect_error("--wbits 9", "w=9 is out of range (2..8 or 16)");
+    expect_error("--abits 1", "a=1 is out of range (2..8 or 16)");
     expect_error("--rotate xyz", "unknown rotation 'xyz' (valid: none, ro, rh, dfrot, file)");
     {
         const std::string shortf = (dir_ / "short.txt").string();

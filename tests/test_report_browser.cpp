@@ -38,7 +38,7 @@ json inspect(const std::string& model, const std::string& name) {
     std::string out;
     const int rc = tameq::test::run_tameq("inspect " + tameq::test::shared_path("models/" + model) + " --calib " +
                                               tameq::test::shared_path("data/gutenberg/calib.txt") +
-                                              " --windows 2 --ctx 256 --dfrot-iters 5 -o " + html.string() + " --json " + js.string(),
+                                              " --calib-windows 2 --calib-ctx 256 --dfrot-iters 5 -o " + html.string() + " --json " + js.string(),
                                           &out);
     EXPECT_EQ(rc, 0) << out;
     std::ifstream in(js);

@@ -54,7 +54,7 @@ protected:
 TEST_F(ReportCli, InspectFindsTheMassiveBosAndRotationsTreatItAsExpected) {
     const std::string m = model(ArchFamily::Llama, 3000.0f);
     std::string out;
-    ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --windows 2 --ctx 48 --dfrot-iters 10 --a-sym -o " + p("i.html") +
+    ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --calib-windows 2 --calib-ctx 48 --dfrot-iters 10 --a-sym -o " + p("i.html") +
                                   " --json " + p("i.json"),
                               &out),
               0)
@@ -114,7 +114,7 @@ TEST_F(ReportCli, InspectFindsTheMassiveBosAndRotationsTreatItAsExpected) {
 TEST_F(ReportCli, InspectRunsOnOpt) {
     const std::string m = model(ArchFamily::OPT, 300.0f);
     std::string out;
-    ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --windows 1 --ctx 32 --dfrot-iters 2 -o " + p("o.html") +
+    ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --calib-windows 1 --calib-ctx 32 --dfrot-iters 2 -o " + p("o.html") +
                                   " --json " + p("o.json"),
                               &out),
               0)

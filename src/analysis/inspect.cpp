@@ -16,6 +16,7 @@
 #include "calib/layer_runner.h"
 #include "numerics/quantizer.h"
 #include "numerics/hadamard.h"
+#include "quant/recipe.h"
 #include "quant/specs.h"
 #include "transform/rotations.h"
 
@@ -24,7 +25,14 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<const char*, 4> kRotations = {"none", "ro", "rh", "dfrot"};
+// The rotations compared, by their recipe names (the JSON keys); [0] is none, the others are R1s.
+const std::vector<std::string> kRotations = model_rotation_names();
+
+json per_rotation(const json& value) {
+    json j;
+    for (const std::string& r : kRotations) j[r] = value;
+    return j;
+}
 
 // 4 significant digits keep the JSON small; the page shows 3.
 double round4(double v) {
@@ -178,7 +186,7 @@ struct ErrorStats {
         double ordinary = 0, massive = 0, bos = 0, max = 0;
         int64_t n_ordinary = 0, n_massive = 0, n_bos = 0;
     };
-    std::array<Sum, 4> by_rotation;
+    std::array<Sum, kModelRotations.size()> by_rotation;
     // Rows each marking rule marks (issue 3: our first token is not 1-2-sparse, so the rules disagree), and
     // whether the first token of a window is among them.
     struct Marks {
@@ -186,7 +194,7 @@ struct ErrorStats {
     };
     Marks by_magnitude, by_norm, by_quant_error;
     json points = {{"window", json::array()}, {"position", json::array()}, {"absmax", json::array()}, {"massive", json::array()},
-                   {"error", {{"none", json::array()}, {"ro", json::array()}, {"rh", json::array()}, {"dfrot", json::array()}}}};
+                   {"error", per_rotation(json::array())}};
 
     json to_json() const {
         json j;
@@ -306,7 +314,7 @@ public:
     // Accumulated over all layers: the BOS rows (position 0) and whether the magnitude rule marked them.
     int bos_checks = 0, bos_marked = 0;
     double bos_max_ratio = 0;
-    std::array<ErrorStats::Sum, 4> bos_error;  // over the residual taps where the BOS row is massive
+    std::array<ErrorStats::Sum, kModelRotations.size()> bos_error;  // over the residual taps where the BOS row is massive
     SparsitySweep bos_sparsity;
 
 private:
@@ -315,7 +323,7 @@ private:
         const float median = median_abs(x, size_t(n) * dim);
         std::vector<float> xn(size_t(n) * dim), y(xn.size());
         normalize_rows(x, n, dim, cfg_.family, cfg_.norm_eps, xn.data());
-        std::array<std::vector<double>, 4> err;
+        std::array<std::vector<double>, kModelRotations.size()> err;
         err[0] = per_token_quant_error(xn.data(), n, dim, nullptr, act_);
         InputStats& in = stats_[size_t(input_of(where))];
         for (size_t r = 0; r < r1_.size(); ++r) {

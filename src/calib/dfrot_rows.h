@@ -18,12 +18,6 @@ namespace tameq {
 // next linears): RMSNorm for Llama, centered LayerNorm for OPT (as QuaRot turns LayerNorm into RMSNorm).
 void normalize_rows(const float* x, int n, int dim, ArchFamily family, float eps, float* out);
 
-// The rule that marks the massive rows DFRot weighs by γ (numerics/massive.h).
-enum class MassiveMarking {
-    Magnitude,   // max|x| of the residual row above `ratio` × the median |x| of its window
-    QuantError,  // unrotated per-token error of the normalized row under `act` below the scaled threshold
-};
-
 struct DfrotRowsOptions {
     ArchFamily family = ArchFamily::Llama;
     float eps = 1e-5f;  // the model's norm epsilon

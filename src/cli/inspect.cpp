@@ -54,8 +54,8 @@ const CommandRegistrar reg([](CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("inspect", "HTML report of activation outliers and what each transform does to them");
     cmd->add_option("model", a->model, "Hugging Face directory or llama2.c .bin")->required();
     cmd->add_option("--calib", a->opt.calib_file, "calibration text (windows: BOS + ctx-1 tokens)")->required();
-    cmd->add_option("--windows", a->opt.windows, "calibration windows")->capture_default_str();
-    cmd->add_option("--ctx", a->opt.ctx, "window length including BOS (capped at the model's context)")->capture_default_str();
+    cmd->add_option("--calib-windows", a->opt.windows, "calibration windows")->capture_default_str();
+    cmd->add_option("--calib-ctx", a->opt.ctx, "window length including BOS (capped at the model's context)")->capture_default_str();
     cmd->add_option("--bits", a->opt.bits, "bits of the per-token activation quantizer in the error plots")->capture_default_str();
     cmd->add_flag("--a-sym", a->opt.symmetric, "symmetric per-token grid (default asymmetric, as evaluation)");
     cmd->add_option("--seed", a->opt.seed, "seed of RO and RH, as recipes use it")->capture_default_str();

@@ -9,6 +9,12 @@
 
 namespace tameq {
 
+// The rule that marks the massive rows DFRot weighs by γ (a recipe's `marking` key).
+enum class MassiveMarking {
+    Magnitude,   // max|x| of the residual row above `ratio` × the median |x| of its window
+    QuantError,  // unrotated per-token error of the normalized row under `act` below the scaled threshold
+};
+
 // Per-row squared error ‖x − Q(x)‖² of X [rows × C] under the per-token quantizer `act`, in double.
 std::vector<double> per_row_quant_error(const float* X, int rows, int C, const QuantSpec& act);
 

@@ -66,9 +66,9 @@ private:
 std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std::vector<std::vector<int>>& calib,
                            PipelineReport& report) {
     const int h = reader.config().hidden;
-    if (r.rotate == "ro") return random_orthogonal(h, r.seed);
-    if (r.rotate == "rh") return random_hadamard(h, r.seed);
-    if (r.rotate == "file") return load_rotation(r.rotation_file, h);
+    if (r.rotate == Rotation::RO) return random_orthogonal(h, r.seed);
+    if (r.rotate == Rotation::RH) return random_hadamard(h, r.seed);
+    if (r.rotate == Rotation::File) return load_rotation(r.rotation_file, h);
     // DFRot: collect the normalized norm inputs of the FP model on the first windows, refine from RH.
     const auto t0 = Clock::now();
     std::vector<std::vector<int>> windows(calib.begin(), calib.begin() + std::min<long>(r.dfrot_windows, long(calib.size())));
@@ -128,13 +128,14 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     PipelineReport report;
     ModelReader reader(model_path);
     const ModelConfig& cfg = reader.config();
-    const bool rotating = r.rotate != "none";
-    const bool channelwise = r.method != "rtn";
-    const bool outliertune = r.method == "outliertune";
-    const bool gptq = r.weights == "gptq" && r.wbits < 16;
+    const bool rotating = r.rotate != Rotation::None;
+    const bool channelwise = r.method != Method::Rtn;
+    const bool outliertune = r.method == Method::OutlierTune;
+    const bool gptq = r.weights == WeightQuantizer::Gptq && r.wbits < 16;
     if (channelwise) {
-        if (rotating) fail("recipe", "method '{}' does not combine with rotations (rotate={})", r.method, r.rotate);
-        require_pre_norm(cfg, r.method.c_str());
+        if (rotating) fail("recipe", "method '{}' does not combine with rotations (rotate={})", choice_name(r.method),
+                           choice_name(r.rotate));
+        require_pre_norm(cfg, std::string(choice_name(r.method)).c_str());
     }
     if (rotating && cfg.family != ArchFamily::Llama)
         fail(model_path, "rotations need RMSNorm (Llama family); {} uses LayerNorm", cfg.architecture);
@@ -144,9 +145,9 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     }
 
     std::vector<std::vector<int>> calib;
-    if (gptq || channelwise || r.rotate == "dfrot") {
+    if (gptq || channelwise || r.rotate == Rotation::DFRot) {
         if (r.calib_file.empty())
-            fail("recipe", "{} needs calibration text: pass --calib FILE", channelwise ? r.method : gptq ? "GPTQ" : "DFRot");
+            fail("recipe", "{} needs calibration text: pass --calib FILE", channelwise ? choice_name(r.method) : gptq ? "GPTQ" : "DFRot");
         const bool dfrot_only = !gptq && !channelwise;
         calib = calibration_windows(r.calib_file, tok, std::min(r.calib_ctx, cfg.max_positions),
                                     dfrot_only ? r.dfrot_windows : r.calib_windows, cfg.bos_id);

@@ -38,7 +38,7 @@ DfrotRowsOptions dfrot_rows_options(const Recipe& r, const ModelConfig& cfg) {
     DfrotRowsOptions o;
     o.family = cfg.family;
     o.eps = cfg.norm_eps;
-    o.marking = r.dfrot_marking == "quant-error" ? MassiveMarking::QuantError : MassiveMarking::Magnitude;
+    o.marking = r.dfrot_marking;
     o.act = dfrot_act_spec(r);
     return o;
 }

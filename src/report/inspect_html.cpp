@@ -8,6 +8,7 @@
 
 #include "report/html.h"
 #include "analysis/inspect.h"
+#include "quant/recipe.h"
 #include "report/svg.h"
 
 namespace tameq {
@@ -17,7 +18,7 @@ using nlohmann::json;
 using namespace report;
 
 const std::vector<std::string> kInputs = {"attn_residual", "attn_in", "o_in", "mlp_residual", "mlp_in", "down_in"};
-const std::vector<std::string> kRotations = {"none", "ro", "rh", "dfrot"};
+const std::vector<std::string> kRotations = model_rotation_names();  // the JSON keys of analysis/inspect
 // Legend names (short) and panel titles (long).
 const std::map<std::string, std::string> kLabel = {{"none", "none"},   {"ro", "RO"},          {"rh", "RH"},
                                                    {"dfrot", "DFRot"}, {"symmetrized", "symmetrized"}, {"r2", "R2 per head"},
@@ -349,13 +350,14 @@ std::string kurtosis_chart(const json& r, const std::string& title, const std::v
 
 Section kurtosis(const json& r) {
     const bool llama = r["family"] == "llama";
-    const std::vector<std::string> r1 = {"none", "ro", "rh", "dfrot"};
+    std::vector<std::string> activations = kRotations;  // and OutlierTune's shift, measured on the same inputs
+    activations.push_back("symmetrized");
     std::string charts = "<div class=\"charts\">";
-    charts += kurtosis_chart(r, "Activations: q/k/v input", {"inputs", "attn_in", "kurtosis"}, {"none", "ro", "rh", "dfrot", "symmetrized"});
+    charts += kurtosis_chart(r, "Activations: q/k/v input", {"inputs", "attn_in", "kurtosis"}, activations);
     charts += kurtosis_chart(r, llama ? "Activations: gate/up input" : "Activations: fc1 input", {"inputs", "mlp_in", "kurtosis"},
-                             {"none", "ro", "rh", "dfrot", "symmetrized"});
-    charts += kurtosis_chart(r, "Weights: q/k/v (after folding the norm scale)", {"weights_kurtosis", "qkv"}, r1);
-    charts += kurtosis_chart(r, llama ? "Weights: gate/up" : "Weights: fc1", {"weights_kurtosis", llama ? "gate_up" : "fc1"}, r1);
+                             activations);
+    charts += kurtosis_chart(r, "Weights: q/k/v (after folding the norm scale)", {"weights_kurtosis", "qkv"}, kRotations);
+    charts += kurtosis_chart(r, llama ? "Weights: gate/up" : "Weights: fc1", {"weights_kurtosis", llama ? "gate_up" : "fc1"}, kRotations);
     charts += kurtosis_chart(r, "Activations: o_proj input", {"inputs", "o_in", "kurtosis"}, {"none", "r2"});
     charts += kurtosis_chart(r, llama ? "down_proj input: activations" : "fc2 input: activations", {"inputs", "down_in", "kurtosis"},
                              {"none", "r4"});
