@@ -155,6 +155,10 @@ TEST(RecipeKeys, BadValuesAreOneLineNamingTheKey) {
     EXPECT_EQ(error_of([] { parse_recipe("seed=-1"); }), "recipe: 'seed' needs a non-negative integer, got '-1'");
     EXPECT_EQ(error_of([] { parse_recipe("w-asym=maybe"); }), "recipe: 'w-asym' needs true or false, got 'maybe'");
     EXPECT_EQ(error_of([] { parse_recipe("w4"); }), "recipe: 'w4' is not key=value");
+    // Asymmetric 8-bit codes (0..255) would wrap in the int8 codes of the simulated weights.
+    EXPECT_EQ(error_of([] { parse_recipe("w=8,w-asym=true"); }),
+              "recipe: w-asym with w=8 is not supported (codes 0..255 do not fit int8); use w=8 symmetric or w<=7");
+    EXPECT_EQ(parse_recipe("w=7,w-asym=true").wbits, 7);
     EXPECT_EQ(error_of([] { parse_recipe("w=4,wbits=8"); }), "recipe: 'w' is given twice");
     // The edges of the ranges are in.
     EXPECT_EQ(parse_recipe("w=2,a=8,kv=16,a-clip=1,alpha=0,group=0,dfrot-iters=0").wbits, 2);

@@ -147,7 +147,7 @@ TEST(Schemes, BytesAreWhatTheQuantizedDirectoryWrites) {
     SyntheticSpec syn;
     syn.cfg = tiny_config(ArchFamily::Llama, 1);
     write_synthetic_model((dir / "model").string(), syn);
-    for (const char* flags : {"--wbits 4", "--wbits 3 --w-asym --group 16", "--wbits 8 --w-asym"}) {
+    for (const char* flags : {"--wbits 4", "--wbits 3 --w-asym --group 16", "--wbits 7 --w-asym"}) {
         const std::string out = (dir / "q").string();
         std::string log;
         ASSERT_EQ(test::run_tameq("quantize " + (dir / "model").string() + " -o " + out + " " + flags, &log), 0) << log;

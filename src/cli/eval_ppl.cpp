@@ -32,8 +32,10 @@ void run_ppl(const PplArgs& a) {
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     Recipe recipe;
     if (!a.recipe.empty()) {
-        recipe = parse_recipe(a.recipe);
-        if (!a.calib.empty()) recipe.calib_file = a.calib;
+        // --calib is the recipe's calib key given as a flag: composed like quantize's flags (both ways is an error).
+        std::vector<std::pair<const RecipeKey*, std::string>> flags;
+        if (!a.calib.empty()) flags.emplace_back(find_recipe_key("calib"), a.calib);
+        recipe = compose_recipe(a.recipe, flags);
     }
     EvalRequest req;
     req.model = a.model;

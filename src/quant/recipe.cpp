@@ -153,6 +153,9 @@ void Recipe::validate() const {
         if (!in_range(*k.range, v)) fail("recipe", "{}={} is out of range ({})", k.key, recipe_key_value(*this, k), recipe_key_range(k));
     }
     if (rotate == Rotation::File && rotation_file.empty()) fail("recipe", "rotate=file needs a rotation file");
+    // Asymmetric 8-bit codes run 0..255, which the simulated weights' int8 codes (model/fake_quant.h) cannot
+    // hold: codes from 128 up would wrap and dequantize to wrong values. Refused until the codes widen.
+    if (w_asym && wbits == 8) fail("recipe", "w-asym with w=8 is not supported (codes 0..255 do not fit int8); use w=8 symmetric or w<=7");
     if (!rotation_file.empty() && rotate != Rotation::File)
         fail("recipe", "rotation-file {} needs rotate=file, got rotate={}", rotation_file, choice_name(rotate));
 }
