@@ -12,23 +12,13 @@
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "model/fake_quant.h"
+#include "model/family.h"
 
 namespace tameq {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// The linears of a block under their canonical names (the tensor and tameq.json keys).
-std::vector<std::pair<const char*, std::unique_ptr<Linear>*>> named_linears(Layer& l, bool swiglu) {
-    std::vector<std::pair<const char*, std::unique_ptr<Linear>*>> out = {{"q", &l.q}, {"k", &l.k}, {"v", &l.v}, {"o", &l.o}};
-    if (swiglu) {
-        out.insert(out.end(), {{"gate", &l.gate}, {"up", &l.up}, {"down", &l.down}});
-    } else {
-        out.insert(out.end(), {{"fc1", &l.fc1}, {"fc2", &l.fc2}});
-    }
-    return out;
-}
 
 const char* granularity_name(Granularity g) {
     return g == Granularity::PerTensor ? "tensor" : g == Granularity::PerGroup ? "group" : "row";
@@ -110,11 +100,14 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
         w.add_f32(p + name + ".weight", {int64_t(n.weight.size())}, n.weight);
         if (!n.bias.empty()) w.add_f32(p + name + ".bias", {int64_t(n.bias.size())}, n.bias);
     };
-    put_norm("attn_norm", l.attn_norm);
-    put_norm("mlp_norm", l.mlp_norm);
-    for (auto& [name, ptr] : named_linears(l, l.gate != nullptr)) {
-        const std::string key = p + name;
-        const Linear& lin = **ptr;
+    // Tensors and tameq.json keys under the canonical names of the family's slot table.
+    const Family& family = family_of(l);
+    for (const BlockRow& r : family.block)
+        if (r.norm) put_norm(r.canonical, l.*r.norm);
+    for (const BlockRow& r : family.block) {
+        if (!r.linear) continue;
+        const std::string key = p + r.canonical;
+        const Linear& lin = *(l.*r.linear);
         const auto* fq = dynamic_cast<const FakeQuantLinear*>(&lin);
         const int rows = lin.out_features(), cols = lin.in_features();
         json spec = {{"in", cols}, {"out", rows}, {"act", act_json(fq ? fq->act() : ActQuant{})}};
@@ -156,18 +149,25 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
 void QuantizedDirWriter::skeleton(Model&& m) {
     SafeTensorsWriter w;
     const ModelConfig& c = m.cfg;
-    const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
-    w.add_f32("embed", {c.vocab, e}, m.embed);
-    if (!m.pos_embed.empty()) w.add_f32("pos_embed", {int64_t(m.pos_embed.size()) / c.hidden, c.hidden}, m.pos_embed);
-    if (!m.final_norm.weight.empty()) w.add_f32("final_norm.weight", {c.hidden}, m.final_norm.weight);
-    if (!m.final_norm.bias.empty()) w.add_f32("final_norm.bias", {c.hidden}, m.final_norm.bias);
-    w.add_f32("lm_head.weight", {c.vocab, e}, as_dense(*m.lm_head).weight);
-    if (m.project_in) w.add_f32("project_in.weight", {c.hidden, e}, as_dense(*m.project_in).weight);
-    if (m.project_out) w.add_f32("project_out.weight", {e, c.hidden}, as_dense(*m.project_out).weight);
+    for (const ModelRow& r : family_of(c).model) {
+        const std::string name = r.canonical;
+        if (r.table && !(m.*r.table).empty()) {
+            const std::vector<float>& t = m.*r.table;
+            const int64_t cols = r.shape(c).cols;
+            w.add_f32(name, {int64_t(t.size()) / cols, cols}, t);
+        } else if (r.norm) {
+            const Norm& n = m.*r.norm;
+            if (!n.weight.empty()) w.add_f32(name + ".weight", {c.hidden}, n.weight);
+            if (!n.bias.empty()) w.add_f32(name + ".bias", {c.hidden}, n.bias);
+        } else if (r.linear && m.*r.linear) {
+            const Shape s = r.shape(c);
+            w.add_f32(name + ".weight", {s.rows, s.cols}, as_dense(*(m.*r.linear)).weight);
+        }
+    }
     w.write(tmp_ + "/model-embed-head.safetensors");
     shards_.push_back("model-embed-head.safetensors");
     state_->cfg = c;
-    state_->online = {{"had_down", m.had_down}, {"had_qk", m.had_qk}, {"keep_massive_fp", m.keep_massive_fp}};
+    state_->online = {{"had_down", m.online.had_down}, {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
     if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
         state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
 }
@@ -326,19 +326,23 @@ Model load_quantized_model(const std::string& dir) {
         m.source = dir;
         const ModelConfig& c = m.cfg;
         SafeTensors st = SafeTensors::open(dir);
-        const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
-        m.embed = st.load_f32("embed", {c.vocab, e});
-        if (c.family == ArchFamily::OPT) m.pos_embed = st.load_f32("pos_embed", {c.max_positions + c.position_offset, c.hidden});
-        if (st.has("final_norm.weight")) m.final_norm.weight = st.load_f32("final_norm.weight", {c.hidden});
-        if (st.has("final_norm.bias")) m.final_norm.bias = st.load_f32("final_norm.bias", {c.hidden});
-        m.lm_head = std::make_unique<DenseLinear>(e, c.vocab, st.load_f32("lm_head.weight", {c.vocab, e}));
-        if (st.has("project_in.weight"))
-            m.project_in = std::make_unique<DenseLinear>(e, c.hidden, st.load_f32("project_in.weight", {c.hidden, e}));
-        if (st.has("project_out.weight"))
-            m.project_out = std::make_unique<DenseLinear>(c.hidden, e, st.load_f32("project_out.weight", {e, c.hidden}));
-        m.had_down = meta.at("online").at("had_down").get<bool>();
-        m.had_qk = meta.at("online").at("had_qk").get<bool>();
-        m.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
+        const Family& family = family_of(c);
+        for (const ModelRow& r : family.model) {
+            const std::string name = r.canonical;
+            if (r.table) {
+                const Shape s = r.shape(c);
+                m.*r.table = st.load_f32(name, {s.rows, s.cols});
+            } else if (r.norm) {
+                if (st.has(name + ".weight")) (m.*r.norm).weight = st.load_f32(name + ".weight", {c.hidden});
+                if (st.has(name + ".bias")) (m.*r.norm).bias = st.load_f32(name + ".bias", {c.hidden});
+            } else if (r.linear == &Model::lm_head || st.has(name + ".weight")) {  // lm_head is always written
+                const Shape s = r.shape(c);
+                m.*r.linear = std::make_unique<DenseLinear>(s.cols, s.rows, st.load_f32(name + ".weight", {s.rows, s.cols}));
+            }
+        }
+        m.online.had_down = meta.at("online").at("had_down").get<bool>();
+        m.online.had_qk = meta.at("online").at("had_qk").get<bool>();
+        m.online.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
         if (!meta.at("kv").is_null()) {
             QuantSpec kv;
             kv.bits = meta["kv"].at("bits").get<int>();
@@ -357,12 +361,14 @@ Model load_quantized_model(const std::string& dir) {
                 if (st.has(p + name + ".bias")) n.bias = st.load_f32(p + name + ".bias", {c.hidden});
                 return n;
             };
-            l.attn_norm = norm("attn_norm");
-            l.mlp_norm = norm("mlp_norm");
-            for (auto& [name, ptr] : named_linears(l, c.family == ArchFamily::Llama)) {
-                const std::string key = p + name;
+            for (const BlockRow& r : family.block) {
+                if (r.norm) {
+                    l.*r.norm = norm(r.canonical);
+                    continue;
+                }
+                const std::string key = p + r.canonical;
                 if (!linears.contains(key)) fail(file, "no description of linear '{}'", key);
-                *ptr = load_linear(st, key, linears.at(key), file);
+                l.*r.linear = load_linear(st, key, linears.at(key), file);
             }
             m.layers.push_back(std::move(l));
         }

@@ -96,12 +96,12 @@ void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
 void add_online_hadamard_down(Model& m) {
     hadamard_factor(m.cfg.intermediate);  // throws for unsupported sizes before touching weights
     for (Layer& l : m.layers) fold_layer_hadamard_down(l);
-    m.had_down = true;
+    m.online.had_down = true;
 }
 
 void add_online_hadamard_qk(Model& m) {
     hadamard_factor(m.cfg.head_dim);  // throws for unsupported head sizes
-    m.had_qk = true;
+    m.online.had_qk = true;
 }
 
 }  // namespace tameq
