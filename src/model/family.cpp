@@ -22,6 +22,13 @@ const Family& family_of(const Layer& l) {
     fail("model", "a layer whose linears match no model family");
 }
 
+std::vector<Linear*> linears_reading(Layer& l, Tap input) {
+    std::vector<Linear*> out;
+    for (const BlockRow& r : family_of(l).block)
+        if (r.linear && r.input == input) out.push_back((l.*r.linear).get());
+    return out;
+}
+
 std::string block_tensor_name(const char* layer_prefix, int layer, const char* name) {
     return layer_prefix + std::to_string(layer) + "." + name;
 }

@@ -85,6 +85,10 @@ const Family& family_of(const Layer& l);
 inline int q_dim(const ModelConfig& c) { return c.n_heads * c.head_dim; }
 inline int kv_dim(const ModelConfig& c) { return c.n_kv_heads * c.head_dim; }
 
+// The linears of l whose input is observed at `input` (the readers of a norm's output: AttnIn, MlpIn), in table
+// order.
+std::vector<Linear*> linears_reading(Layer& l, Tap input);
+
 // "<prefix><layer>.<name>", the name of a block row in a format.
 std::string block_tensor_name(const char* layer_prefix, int layer, const char* name);
 

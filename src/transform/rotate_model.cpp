@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "common/error.h"
+#include "model/family.h"
 #include "numerics/hadamard.h"
 
 namespace tameq {
@@ -34,7 +35,7 @@ void rotate_writer(Linear& l, const std::vector<float>& r) {
 }
 
 void require_llama(const Model& m, const char* what) {
-    if (m.cfg.family != ArchFamily::Llama)
+    if (!family_of(m.cfg).rms_norm)
         fail(m.source, "{} is implemented for Llama-family models (RMSNorm); {} is not supported", what, m.cfg.architecture);
 }
 
