@@ -148,12 +148,12 @@ TEST(KvCache, IntegerEngineWithCodeCacheMatchesSimulation) {
     const auto windows = make_windows(tok->encode(text), 256, 2, 1);
     for (const char* recipe : {"rotate=rh,w=4,a=8,kv=4,kv-clip=0.95"}) {
         Model model = quantize_in_memory(path, parse_recipe(recipe), *tok);
-        ASSERT_TRUE(model.had_down);
+        ASSERT_TRUE(model.online.had_down);
         const double sim_ppl = evaluate_ppl(model, windows).ppl;
         const IntegerReport r = use_integer_kernels(model);
         EXPECT_TRUE(r.kv_codes) << recipe;
         EXPECT_TRUE(r.fused_hadamard) << recipe;
-        EXPECT_FALSE(model.had_down);
+        EXPECT_FALSE(model.online.had_down);
         EXPECT_NE(model.layers[0].down->kind().find("fused Hadamard"), std::string::npos) << model.layers[0].down->kind();
         EXPECT_TRUE(Engine(model, 16).cache().stores_codes());
         const double int_ppl = evaluate_ppl(model, windows).ppl;

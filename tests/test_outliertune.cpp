@@ -7,6 +7,7 @@
 #include "channel_test_util.h"
 #include "common/error.h"
 #include "eval/perplexity.h"
+#include "model/family.h"
 #include "io/tokenizer.h"
 #include "calib/layer_runner.h"
 #include "quant/open_model.h"
@@ -69,7 +70,7 @@ TEST(OutlierTune, SymmetrizationHalvesOneSidedChannel) {
     o.fold = false;
     const ChannelSteps s = outliertune_steps(before, o);  // one sample: z = (max + min) / 2 exactly
     EXPECT_NEAR(s.shift[j], before.max[j] / 2, 1e-5);
-    symmetrize_norm(m.layers[0].attn_norm, attn_readers(m.layers[0]), s.shift);
+    symmetrize_norm(m.layers[0].attn_norm, linears_reading(m.layers[0], Tap::AttnIn), s.shift);
     const ChannelRange after = layer_stats(m, 0, tokens).at(Tap::AttnIn);
     EXPECT_NEAR(after.absmax()[j] / before.absmax()[j], 0.5, 1e-4);
     EXPECT_NEAR(after.max[j], -after.min[j], 1e-4);

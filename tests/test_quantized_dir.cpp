@@ -93,8 +93,8 @@ TEST_F(QuantizedDir, SameSeedSameBytesAndReloadEqualsSimulation) {
     auto tok = load_tokenizer(model_);
     const Model mem = quantize_in_memory(model_, r, *tok);
     const Model disk = load_model(a);
-    EXPECT_TRUE(disk.had_down);
-    EXPECT_TRUE(disk.had_qk);
+    EXPECT_TRUE(disk.online.had_down);
+    EXPECT_TRUE(disk.online.had_qk);
     EXPECT_EQ(logits_of(mem), logits_of(disk));
     // And a W4 model is not the FP model.
     const Model fp = load_model(model_);

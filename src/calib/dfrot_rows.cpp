@@ -3,13 +3,14 @@
 #include <algorithm>
 
 #include "calib/layer_runner.h"
+#include "model/family.h"
 #include "model/ops.h"
 
 namespace tameq {
 
 void normalize_rows(const float* x, int n, int dim, ArchFamily family, float eps, float* out) {
     Norm unit{std::vector<float>(size_t(dim), 1.0f), {}};
-    if (family == ArchFamily::Llama) return rms_norm(x, n, dim, unit, eps, out);
+    if (family_of(family).rms_norm) return rms_norm(x, n, dim, unit, eps, out);
     unit.bias.assign(size_t(dim), 0.0f);
     layer_norm(x, n, dim, unit, eps, out);
 }

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "io/windows.h"
 #include "io/tokenizer.h"
+#include "model/family.h"
 
 namespace tameq {
 
@@ -18,7 +19,7 @@ LayerRunner::LayerRunner(const Model& skeleton, const std::vector<std::vector<in
         lengths_.push_back(int(w.size()));
         longest = std::max(longest, int(w.size()));
     }
-    if (cfg_.family == ArchFamily::Llama) rope_ = RopeTable(cfg_, longest);
+    if (family_of(cfg_).rope) rope_ = RopeTable(cfg_, longest);
     cache_ = KvCache(1, longest, cfg_.n_kv_heads * cfg_.head_dim);
     scratch_.ensure(cfg_, longest);
 }
@@ -31,9 +32,9 @@ void LayerRunner::run(const Layer& layer, int layer_index, BlockTap* tap, bool u
             out_.assign(states_[w].begin(), states_[w].end());
             x = out_.data();
         }
-        BlockContext ctx{cfg_, rope_, cache_, scratch_, layer_index, 0, 0, n, had_down, had_qk, tap, false};
-        if (cfg_.family == ArchFamily::Llama) llama_block(layer, x, ctx);
-        else opt_block(layer, x, ctx);
+        BlockContext ctx{.cfg = cfg_, .rope = rope_, .cache = cache_, .s = scratch_, .layer = layer_index,
+                         .cache_layer = 0, .pos0 = 0, .n = n, .online = online, .tap = tap};
+        family_of(cfg_).forward_block(layer, x, ctx);
     }
 }
 

@@ -18,7 +18,7 @@ public:
     // Runs block `layer_index` over every window; `tap` observes; with `update` the outputs replace the states.
     void run(const Layer& layer, int layer_index, BlockTap* tap, bool update);
     // Online transforms of the blocks still to run (set as the recipe adds them).
-    bool had_down = false, had_qk = false;
+    OnlineTransforms online;
 
     size_t windows() const { return states_.size(); }
     const std::vector<float>& state(size_t w) const { return states_[w]; }

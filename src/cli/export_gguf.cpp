@@ -12,6 +12,7 @@
 #include "io/gguf_writer.h"
 #include "quant/open_model.h"
 #include "quant/quantized_format.h"
+#include "model/family.h"
 #include "model/model.h"
 
 namespace tameq::cli {
@@ -84,7 +85,8 @@ void run_export(const ExportArgs& a) {
     if (is_quantized_dir(a.model)) fail(a.model, "is a tameq quantized directory; export-gguf takes an FP checkpoint");
     const Model m = load_model(a.model);
     const ModelConfig& c = m.cfg;
-    if (c.family != ArchFamily::Llama) fail(a.model, "export-gguf supports the Llama family only (got {})", c.architecture);
+    const Family& family = family_of(c);
+    if (!family.gguf_layer_prefix) fail(a.model, "export-gguf supports the Llama family only (got {})", c.architecture);
     if (c.qkv_bias || c.o_bias || c.mlp_bias) fail(a.model, "llama.cpp's 'llama' architecture has no linear biases");
     if (c.rope_scaling.type != "default") fail(a.model, "RoPE scaling '{}' is not exported", c.rope_scaling.type);
 
@@ -107,32 +109,37 @@ void run_export(const ExportArgs& a) {
     w.add_u32("llama.vocab_size", uint32_t(c.vocab));
     add_bpe_tokenizer(w, a.model, c);
 
-    // Norms stay F32 (llama.cpp multiplies by them in F32); every matrix takes the requested type.
-    const uint64_t H = uint64_t(c.hidden), V = uint64_t(c.vocab), F = uint64_t(c.intermediate);
-    const uint64_t Q = uint64_t(c.n_heads) * uint64_t(c.head_dim), KV = uint64_t(c.n_kv_heads) * uint64_t(c.head_dim);
-    auto dense = [](const std::unique_ptr<Linear>& l) { return as_dense(*l).weight.data(); };
-    w.add_tensor("token_embd.weight", {V, H}, type, m.embed.data());
+    // The family's slot table in llama.cpp's order: embeddings, the blocks, the head. Norms stay F32 (llama.cpp
+    // multiplies by them in F32); every matrix takes the requested type.
+    const uint64_t H = uint64_t(c.hidden);
     std::vector<std::vector<float>> permuted;  // q/k in llama.cpp's row order, alive until write()
     permuted.reserve(2 * m.layers.size());
+    auto add_linear = [&](const std::string& name, const auto& row, const Linear& lin) {
+        const Shape s = row.shape(c);
+        const float* data = as_dense(lin).weight.data();
+        if (row.rope_heads) {
+            permuted.push_back(interleave_rope_rows(as_dense(lin).weight, row.rope_heads(c), c.head_dim, s.cols));
+            data = permuted.back().data();
+        }
+        w.add_tensor(name + ".weight", {uint64_t(s.rows), uint64_t(s.cols)}, type, data);
+    };
+    for (const ModelRow& r : family.model)
+        if (r.table) {
+            const Shape s = r.shape(c);
+            w.add_tensor(r.gguf, {uint64_t(s.rows), uint64_t(s.cols)}, type, (m.*r.table).data());
+        }
     for (size_t i = 0; i < m.layers.size(); ++i) {
         const Layer& l = m.layers[i];
-        const std::string p = fmt::format("blk.{}.", i);
-        permuted.push_back(interleave_rope_rows(as_dense(*l.q).weight, c.n_heads, c.head_dim, c.hidden));
-        const float* q = permuted.back().data();
-        permuted.push_back(interleave_rope_rows(as_dense(*l.k).weight, c.n_kv_heads, c.head_dim, c.hidden));
-        const float* k = permuted.back().data();
-        w.add_tensor(p + "attn_norm.weight", {H}, gguf::TensorType::F32, l.attn_norm.weight.data());
-        w.add_tensor(p + "attn_q.weight", {Q, H}, type, q);
-        w.add_tensor(p + "attn_k.weight", {KV, H}, type, k);
-        w.add_tensor(p + "attn_v.weight", {KV, H}, type, dense(l.v));
-        w.add_tensor(p + "attn_output.weight", {H, Q}, type, dense(l.o));
-        w.add_tensor(p + "ffn_norm.weight", {H}, gguf::TensorType::F32, l.mlp_norm.weight.data());
-        w.add_tensor(p + "ffn_gate.weight", {F, H}, type, dense(l.gate));
-        w.add_tensor(p + "ffn_up.weight", {F, H}, type, dense(l.up));
-        w.add_tensor(p + "ffn_down.weight", {H, F}, type, dense(l.down));
+        for (const BlockRow& r : family.block) {
+            const std::string name = block_tensor_name(family.gguf_layer_prefix, int(i), r.gguf);
+            if (r.norm) w.add_tensor(name + ".weight", {H}, gguf::TensorType::F32, (l.*r.norm).weight.data());
+            else add_linear(name, r, *(l.*r.linear));
+        }
     }
-    w.add_tensor("output_norm.weight", {H}, gguf::TensorType::F32, m.final_norm.weight.data());
-    w.add_tensor("output.weight", {V, H}, type, dense(m.lm_head));
+    for (const ModelRow& r : family.model) {
+        if (r.norm) w.add_tensor(std::string(r.gguf) + ".weight", {H}, gguf::TensorType::F32, (m.*r.norm).weight.data());
+        if (r.linear) add_linear(r.gguf, r, *(m.*r.linear));
+    }
     w.write(a.output);
     fmt::print("wrote {} ({}, {} tensors, {:.1f} MB)\n", a.output, a.type, w.n_tensors(), double(fs::file_size(a.output)) / 1e6);
 }

@@ -62,8 +62,8 @@ void run_info(const InfoArgs& a) {
     if (is_quantized_dir(a.model)) {
         const Recipe r = quantized_recipe(a.model);
         fmt::print("quantized     {} (tameq format v{})\n", r.summary(), kQuantFormatVersion);
-        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), m.had_down ? ", online Hadamard before down_proj" : "");
-        if (m.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
+        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), m.online.had_down ? ", online Hadamard before down_proj" : "");
+        if (m.online.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
         if (r.wbits < 16)
             fmt::print("weights       {}-bit {} {}, {}\n", r.wbits, r.w_asym ? "asymmetric" : "symmetric",
                        r.w_group ? fmt::format("groups of {}", r.w_group) : "per output channel", choice_name(r.weights));

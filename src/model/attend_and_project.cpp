@@ -11,7 +11,7 @@ void attend_and_project(const Layer& l, float* x, BlockContext& ctx) {
     causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.keys(ctx.cache_layer), ctx.cache.values(ctx.cache_layer),
                      c.n_heads, c.n_kv_heads, hd, s.attn.data(), s.scores);
     ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
-    l.o->forward(s.attn.data(), n, s.tmp.data());
+    ctx.project(*l.o, s.attn.data(), s.tmp.data());
     add_rows(x, s.tmp.data(), size_t(n) * c.hidden);
 }
 

@@ -5,6 +5,8 @@
 
 #include "common/error.h"
 #include "common/half.h"
+#include "model/family.h"
+#include "numerics/massive.h"
 
 namespace tameq {
 
@@ -42,15 +44,23 @@ void Scratch::ensure(const ModelConfig& cfg, int n) {
 Engine::Engine(const Model& model, int max_ctx) : model_(model) {
     const ModelConfig& c = model.cfg;
     if (max_ctx <= 0) max_ctx = c.max_positions;
-    if (max_ctx > c.max_positions && c.family == ArchFamily::OPT)
+    const Family& family = family_of(c);
+    if (max_ctx > c.max_positions && family.learned_positions)
         fail(model.source, "context {} exceeds the {} learned positions", max_ctx, c.max_positions);
-    if (c.family == ArchFamily::Llama) rope_ = RopeTable(c, max_ctx);
+    if (family.rope) rope_ = RopeTable(c, max_ctx);
     cache_ = KvCache(c.n_layers, max_ctx, c.n_kv_heads, c.head_dim, model.kv_policy.get());
+}
+
+void BlockContext::mark_fp_rows(const float* x) {
+    if (!online.keep_massive_fp) return;
+    s.fp_rows = mark_massive_by_norm(x, n, cfg.hidden);
+    fp_rows = s.fp_rows;
 }
 
 void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) {
     const ModelConfig& c = m.cfg;
-    const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
+    const Family& family = family_of(c);
+    const int e = family.embed_width(c);
     std::vector<float> raw;
     float* dst = x;
     if (m.project_in) {
@@ -67,7 +77,7 @@ void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) 
         }
     }
     if (m.project_in) m.project_in->forward(raw.data(), n, x);
-    if (c.family == ArchFamily::OPT)
+    if (family.learned_positions)
         for (int i = 0; i < n; ++i)
             add_rows(x + size_t(i) * c.hidden, &m.pos_embed[size_t(pos0 + i + c.position_offset) * c.hidden],
                      size_t(c.hidden));
@@ -82,10 +92,11 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     scratch_.ensure(c, n);
     embed_tokens(model_, tokens, n, pos_, x_.data());
     cache_.begin_write(pos_, n);
+    const Family& family = family_of(c);
     for (int l = 0; l < c.n_layers; ++l) {
-        BlockContext ctx{c, rope_, cache_, scratch_, l, l, pos_, n, model_.had_down, model_.had_qk, tap, model_.keep_massive_fp};
-        if (c.family == ArchFamily::Llama) llama_block(model_.layers[size_t(l)], x_.data(), ctx);
-        else opt_block(model_.layers[size_t(l)], x_.data(), ctx);
+        BlockContext ctx{.cfg = c, .rope = rope_, .cache = cache_, .s = scratch_, .layer = l, .cache_layer = l,
+                         .pos0 = pos_, .n = n, .online = model_.online, .tap = tap};
+        family.forward_block(model_.layers[size_t(l)], x_.data(), ctx);
     }
     pos_ += n;
     if (mode == Logits::None) return;
@@ -94,8 +105,7 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     const float* last = x_.data() + size_t(n - rows) * c.hidden;
     head_in_.resize(size_t(rows) * c.hidden);
     if (model_.final_norm.weight.empty()) std::memcpy(head_in_.data(), last, size_t(rows) * c.hidden * 4);
-    else if (c.family == ArchFamily::Llama) rms_norm(last, rows, c.hidden, model_.final_norm, c.norm_eps, head_in_.data());
-    else layer_norm(last, rows, c.hidden, model_.final_norm, c.norm_eps, head_in_.data());
+    else family.final_norm(last, rows, c.hidden, model_.final_norm, c.norm_eps, head_in_.data());
     if (model_.project_out) {
         std::vector<float> projected(size_t(rows) * c.word_embed_proj_dim);
         model_.project_out->forward(head_in_.data(), rows, projected.data());

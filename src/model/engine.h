@@ -1,6 +1,9 @@
 #pragma once
 // Runs a Model token by token or in batched prefill, with a KV cache. The per-family block lives in
-// llama_block.cpp / opt_block.cpp; this file only sequences embed → blocks → final norm → lm_head.
+// the family's file (family_llama.cpp, family_opt.cpp); this file only sequences embed → blocks → final
+// norm → lm_head.
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "model/block_tap.h"
@@ -13,9 +16,11 @@ namespace tameq {
 // Buffers reused across calls so a forward allocates nothing once warm.
 struct Scratch {
     std::vector<float> xn, q, k, v, attn, tmp, ff_a, ff_b, scores;
+    std::vector<uint8_t> fp_rows;
     void ensure(const ModelConfig& cfg, int n);
 };
 
+// What one block's forward needs besides its Layer; built with designated initializers.
 struct BlockContext {
     const ModelConfig& cfg;
     const RopeTable& rope;
@@ -23,27 +28,30 @@ struct BlockContext {
     Scratch& s;
     int layer;        // index in the model (taps)
     int cache_layer;  // index in the cache (0 when a runner caches one layer at a time)
-    int pos0;  // position of the first of the n rows
+    int pos0;         // position of the first of the n rows
     int n;
-    bool had_down = false;
-    bool had_qk = false;
+    OnlineTransforms online;
     BlockTap* tap = nullptr;
-    bool keep_massive_fp = false;
+    // Rows (tokens) that every linear of the block keeps out of activation quantization; empty: none.
+    // Set by the block (mark_fp_rows) for the keep-massive diagnostic.
+    std::span<const uint8_t> fp_rows = {};
 
     void observe(Tap where, const float* x, int dim) const {
         if (tap) tap->on(layer, where, x, n, dim);
     }
+    // DFRot's Table 1 diagnostic, when online.keep_massive_fp: the tokens of the residual x entering the block
+    // that are massive, judged by the residual's norm so that the same tokens are found before and after a
+    // rotation, stay in floating point in all the block's linears.
+    void mark_fp_rows(const float* x);
+    // y [n x out] = lin(x [n x in]), honouring fp_rows.
+    void project(const Linear& lin, const float* x, float* y) const { lin.forward_keeping_fp(x, n, y, fp_rows); }
 };
 
 // Shared tail of every family's attention: the KV policy on the n new cache rows (already written, keys
 // rotated), causal attention over the cache, o_proj, and the residual add into x. q is in ctx.s.q.
 void attend_and_project(const Layer& l, float* x, BlockContext& ctx);
 
-// x: the residual stream [n x hidden], updated in place.
-void llama_block(const Layer& l, float* x, BlockContext& ctx);
-void opt_block(const Layer& l, float* x, BlockContext& ctx);
-
-// Token (and for OPT, learned position) embeddings of tokens at positions pos0.. into x [n x hidden].
+// Token (and for learned positions, position) embeddings of tokens at positions pos0.. into x [n x hidden].
 void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x);
 
 enum class Logits { All, Last, None };

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
-#include "model/fp_rows.h"
 
 namespace tameq {
 
@@ -51,16 +50,13 @@ QuantizedWeight codes_on_grid(const float* wq, int rows, int cols, const QuantSp
     return q;
 }
 
-void ActQuant::apply(float* x, int n, int dim) const {
+void ActQuant::apply(float* x, int n, int dim, std::span<const uint8_t> fp_rows) const {
     if (mode == Mode::None) return;
-    const std::vector<uint8_t>* keep = FpRowScope::current();
-    if (keep && keep->size() == size_t(n)) {
-        // Quantize only the rows not kept in floating point.
-        for (int i = 0; i < n; ++i)
-            if (!(*keep)[size_t(i)]) apply_rows(x + size_t(i) * dim, 1, dim);
-        return;
-    }
-    apply_rows(x, n, dim);
+    if (fp_rows.empty()) return apply_rows(x, n, dim);
+    if (fp_rows.size() != size_t(n)) fail("quantizer", "row mask of {} rows for {} rows", fp_rows.size(), n);
+    // Quantize only the rows not kept in floating point.
+    for (int i = 0; i < n; ++i)
+        if (!fp_rows[size_t(i)]) apply_rows(x + size_t(i) * dim, 1, dim);
 }
 
 void ActQuant::apply_rows(float* x, int n, int dim) const {
@@ -99,12 +95,12 @@ const DenseLinear& FakeQuantLinear::dense() const {
     return *dense_;
 }
 
-void FakeQuantLinear::forward(const float* x, int n, float* y) const {
+void FakeQuantLinear::forward_keeping_fp(const float* x, int n, float* y, std::span<const uint8_t> fp_rows) const {
     if (!act_.active()) return dense().forward(x, n, y);
     const size_t len = size_t(n) * in_features();
     if (buf_.size() < len) buf_.resize(len);
     std::memcpy(buf_.data(), x, len * 4);
-    act_.apply(buf_.data(), n, in_features());
+    act_.apply(buf_.data(), n, in_features(), fp_rows);
     dense().forward(buf_.data(), n, y);
 }
 

@@ -3,6 +3,7 @@
 // (per token, or per channel with static steps for OutlierTune), the weights hold integer codes and
 // their grids; the product runs in FP32 on the dequantized weights. Also the simulated KV-cache policy.
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "model/kv_cache.h"
@@ -35,8 +36,8 @@ struct ActQuant {
     QuantSpec spec;                  // bits, symmetric, clip ratio (PerToken)
     std::vector<float> channel_step; // PerChannelStatic: symmetric step per input channel, codes clamped to spec's range
 
-    // In place on x [n x dim]; rows named by an active FpRowScope are left alone.
-    void apply(float* x, int n, int dim) const;
+    // In place on x [n x dim]; rows i with fp_rows[i] != 0 are left alone (fp_rows empty or [n]).
+    void apply(float* x, int n, int dim, std::span<const uint8_t> fp_rows = {}) const;
     bool active() const { return mode != Mode::None; }
 
 private:
@@ -49,7 +50,8 @@ public:
     // first forward (a quantize-and-write run never needs them, and they are the largest buffer of a layer).
     FakeQuantLinear(std::vector<float> dense_weight, std::vector<float> bias, int in, int out, ActQuant act,
                     std::unique_ptr<QuantizedWeight> weight = nullptr);
-    void forward(const float* x, int n, float* y) const override;
+    void forward(const float* x, int n, float* y) const override { forward_keeping_fp(x, n, y, {}); }
+    void forward_keeping_fp(const float* x, int n, float* y, std::span<const uint8_t> fp_rows) const override;
     std::string kind() const override;
 
     const DenseLinear& dense() const;

@@ -20,8 +20,8 @@ int count_simulated_linears(const Model& m) {
 
 IntegerReport use_integer_kernels(Model& m) {
     IntegerReport report;
-    if (m.keep_massive_fp) {
-        // The keep-massive diagnostic lets marked rows skip activation quantization (FpRowScope), which only the
+    if (m.online.keep_massive_fp) {
+        // The keep-massive diagnostic lets marked rows skip activation quantization (Linear::forward_keeping_fp), which only the
         // simulated linears honour; integer kernels would quantize them and silently report another experiment.
         report.simulated = count_simulated_linears(m);
         report.first_reason = "keep-massive diagnostic (massive rows stay in floating point)";
@@ -40,7 +40,7 @@ IntegerReport use_integer_kernels(Model& m) {
                 if (report.simulated++ == 0) report.first_reason = why;
             }
         }
-    if (m.had_down) {
+    if (m.online.had_down) {
         // R4 moves into the down linears only if every one of them can take it: had_down is model-wide.
         std::vector<IntLinear*> downs;
         for (Layer& l : m.layers)
@@ -48,7 +48,7 @@ IntegerReport use_integer_kernels(Model& m) {
         if (downs.size() == m.layers.size() &&
             std::all_of(downs.begin(), downs.end(), [](const IntLinear* il) { return il->accepts_input_hadamard(); })) {
             for (IntLinear* il : downs) il->fuse_input_hadamard();
-            m.had_down = false;
+            m.online.had_down = false;
             report.fused_hadamard = true;
         }
     }

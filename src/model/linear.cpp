@@ -1,5 +1,7 @@
 #include "model/linear.h"
 
+#include <algorithm>
+
 #include <cblas.h>
 
 #include "common/error.h"
@@ -26,6 +28,12 @@ void DenseLinear::forward(const float* x, int n, float* y) const {
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, weight.data(), in, beta, y, out);
     }
+}
+
+void Linear::forward_keeping_fp(const float* x, int n, float* y, std::span<const uint8_t> fp_rows) const {
+    if (std::any_of(fp_rows.begin(), fp_rows.end(), [](uint8_t keep) { return keep != 0; }))
+        fail("linear", "'{}' cannot keep rows in floating point (keep-massive needs simulated linears)", kind());
+    forward(x, n, y);
 }
 
 DenseLinear& as_dense(Linear& l) {

@@ -2,7 +2,9 @@
 // The one seam between the forward pass and the arithmetic of a linear layer: FP32, simulated
 // ("fake") quantization and integer kernels are implementations of Linear, never copies of the
 // forward pass.
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,10 @@ public:
     int out_features() const { return out_; }
     // y[n x out] = x[n x in] · Wᵀ + b, rows contiguous. x is not modified.
     virtual void forward(const float* x, int n, float* y) const = 0;
+    // The same, with the rows i where fp_rows[i] != 0 (DFRot's keep-massive diagnostic) left out of any
+    // quantization of the input; fp_rows empty or [n]. A linear that quantizes its input overrides it; the
+    // default refuses a mask, so that one which cannot honour it never runs another experiment silently.
+    virtual void forward_keeping_fp(const float* x, int n, float* y, std::span<const uint8_t> fp_rows) const;
     virtual std::string kind() const = 0;
 
 private:
@@ -27,6 +33,8 @@ class DenseLinear : public Linear {
 public:
     DenseLinear(int in_features, int out_features, std::vector<float> weight, std::vector<float> bias = {});
     void forward(const float* x, int n, float* y) const override;
+    // Its input stays in floating point: the mask changes nothing.
+    void forward_keeping_fp(const float* x, int n, float* y, std::span<const uint8_t>) const override { forward(x, n, y); }
     std::string kind() const override { return "fp32"; }
 
     std::vector<float> weight;  // [out x in], row-major (Hugging Face layout)

@@ -1,8 +1,9 @@
-// Builds a Model from a TensorSource using each family's Hugging Face tensor names.
+// Builds a Model from a TensorSource using the Hugging Face names of the family's slot table.
 #include <filesystem>
 
 #include "common/error.h"
 #include "io/model_path.h"
+#include "model/family.h"
 #include "model/model.h"
 #include "model/tensor_source.h"
 
@@ -17,11 +18,15 @@ int64_t Model::n_params() const {
         return n;
     };
     auto norm = [](const Norm& n) { return int64_t(n.weight.size() + n.bias.size()); };
-    int64_t n = int64_t(embed.size() + embed_bf16.size() + pos_embed.size()) + lin(project_in) + lin(project_out) + norm(final_norm);
-    if (!cfg.tie_embeddings) n += lin(lm_head);
+    const Family& family = family_of(cfg);
+    int64_t n = int64_t(embed_bf16.size());  // the integer engine's copy of embed (which it empties)
+    for (const ModelRow& r : family.model) {
+        if (r.table) n += int64_t((this->*r.table).size());
+        if (r.norm) n += norm(this->*r.norm);
+        if (r.linear && !(r.linear == &Model::lm_head && cfg.tie_embeddings)) n += lin(this->*r.linear);
+    }
     for (const Layer& l : layers)
-        n += norm(l.attn_norm) + norm(l.mlp_norm) + lin(l.q) + lin(l.k) + lin(l.v) + lin(l.o) + lin(l.gate) + lin(l.up) +
-             lin(l.down) + lin(l.fc1) + lin(l.fc2);
+        for (const BlockRow& r : family.block) n += r.norm ? norm(l.*r.norm) : lin(l.*r.linear);
     return n;
 }
 
@@ -64,31 +69,27 @@ const ModelConfig& ModelReader::config() const { return impl_->cfg; }
 
 Model ModelReader::load_skeleton() const {
     const ModelConfig& c = impl_->cfg;
+    const Family& family = family_of(c);
     Model m;
     m.cfg = c;
     m.source = impl_->path;
-    if (c.family == ArchFamily::Llama) {
-        m.embed = impl_->src->load("model.embed_tokens.weight", {c.vocab, c.hidden});
-        m.final_norm = impl_->norm("model.norm", false);
-        if (c.tie_embeddings || !impl_->src->has("lm_head.weight")) {
-            if (!c.tie_embeddings) fail(impl_->path, "lm_head.weight missing and tie_word_embeddings is false");
-            m.lm_head = std::make_unique<DenseLinear>(c.hidden, c.vocab, m.embed);
+    for (const ModelRow& r : family.model) {
+        if (!r.present_in(c)) continue;
+        if (r.norm) {
+            m.*r.norm = impl_->norm(r.hf, r.has_bias(c));
+            continue;
+        }
+        const Shape s = r.shape(c);
+        if (r.table) {
+            m.*r.table = impl_->src->load(r.hf, {s.rows, s.cols});
+        } else if (r.linear == &Model::lm_head &&
+                   (c.tie_embeddings || !impl_->src->has(std::string(r.hf) + ".weight"))) {
+            if (!c.tie_embeddings && !family.head_may_be_missing)
+                fail(impl_->path, "{}.weight missing and tie_word_embeddings is false", r.hf);
+            m.lm_head = std::make_unique<DenseLinear>(s.cols, s.rows, m.embed);  // the embedding rows come first
         } else {
-            m.lm_head = impl_->linear("lm_head", c.hidden, c.vocab, false);
+            m.*r.linear = impl_->linear(r.hf, s.cols, s.rows, r.has_bias(c));
         }
-    } else {
-        const int e = c.word_embed_proj_dim;
-        m.embed = impl_->src->load("model.decoder.embed_tokens.weight", {c.vocab, e});
-        m.pos_embed = impl_->src->load("model.decoder.embed_positions.weight", {c.max_positions + c.position_offset, c.hidden});
-        if (e != c.hidden) {
-            m.project_in = impl_->linear("model.decoder.project_in", e, c.hidden, false);
-            m.project_out = impl_->linear("model.decoder.project_out", c.hidden, e, false);
-        }
-        if (c.pre_layer_norm && c.final_layer_norm) m.final_norm = impl_->norm("model.decoder.final_layer_norm", true);
-        if (c.tie_embeddings || !impl_->src->has("lm_head.weight"))
-            m.lm_head = std::make_unique<DenseLinear>(e, c.vocab, m.embed);
-        else
-            m.lm_head = impl_->linear("lm_head", e, c.vocab, false);
     }
     return m;
 }
@@ -96,30 +97,16 @@ Model ModelReader::load_skeleton() const {
 Layer ModelReader::load_layer(int i) const {
     const ModelConfig& c = impl_->cfg;
     if (i < 0 || i >= c.n_layers) fail(impl_->path, "layer {} out of range", i);
-    const Impl& r = *impl_;
+    const Family& family = family_of(c);
     Layer l;
-    const int q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-    if (c.family == ArchFamily::Llama) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        l.attn_norm = r.norm(p + "input_layernorm", false);
-        l.mlp_norm = r.norm(p + "post_attention_layernorm", false);
-        l.q = r.linear(p + "self_attn.q_proj", c.hidden, q_dim, c.qkv_bias);
-        l.k = r.linear(p + "self_attn.k_proj", c.hidden, kv_dim, c.qkv_bias);
-        l.v = r.linear(p + "self_attn.v_proj", c.hidden, kv_dim, c.qkv_bias);
-        l.o = r.linear(p + "self_attn.o_proj", q_dim, c.hidden, c.o_bias);
-        l.gate = r.linear(p + "mlp.gate_proj", c.hidden, c.intermediate, c.mlp_bias);
-        l.up = r.linear(p + "mlp.up_proj", c.hidden, c.intermediate, c.mlp_bias);
-        l.down = r.linear(p + "mlp.down_proj", c.intermediate, c.hidden, c.mlp_bias);
-    } else {
-        const std::string p = "model.decoder.layers." + std::to_string(i) + ".";
-        l.attn_norm = r.norm(p + "self_attn_layer_norm", true);
-        l.mlp_norm = r.norm(p + "final_layer_norm", true);
-        l.q = r.linear(p + "self_attn.q_proj", c.hidden, q_dim, true);
-        l.k = r.linear(p + "self_attn.k_proj", c.hidden, kv_dim, true);
-        l.v = r.linear(p + "self_attn.v_proj", c.hidden, kv_dim, true);
-        l.o = r.linear(p + "self_attn.out_proj", q_dim, c.hidden, true);
-        l.fc1 = r.linear(p + "fc1", c.hidden, c.intermediate, true);
-        l.fc2 = r.linear(p + "fc2", c.intermediate, c.hidden, true);
+    for (const BlockRow& r : family.block) {
+        const std::string name = block_tensor_name(family.hf_layer_prefix, i, r.hf);
+        if (r.norm) {
+            l.*r.norm = impl_->norm(name, r.has_bias(c));
+        } else {
+            const Shape s = r.shape(c);
+            l.*r.linear = impl_->linear(name, s.cols, s.rows, r.has_bias(c));
+        }
     }
     return l;
 }

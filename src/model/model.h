@@ -31,6 +31,17 @@ struct Layer {
     }
 };
 
+// What a recipe adds to the forward pass itself rather than to the weights; the model carries it, the blocks
+// obey it (written to a quantized directory's tameq.json as "online").
+struct OnlineTransforms {
+    // Online Hadamard transforms of rotation recipes (QuaRot's R4 and R3); the matching inverse is folded
+    // into the weights, so the FP result is unchanged.
+    bool had_down = false;  // R4: fwht on down_proj's input (weights hold W·Hᵀ)
+    bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
+    // DFRot's Table 1 diagnostic: tokens whose residual is massive skip activation quantization.
+    bool keep_massive_fp = false;
+};
+
 struct Model {
     ModelConfig cfg;
     std::string source;                  // the path it was loaded from
@@ -43,12 +54,7 @@ struct Model {
     Norm final_norm;                     // empty weight: no final norm (OPT _remove_final_layer_norm)
     std::unique_ptr<Linear> lm_head;     // [vocab x embed_dim]; a copy of embed when tied
 
-    // Online Hadamard transforms that rotation recipes add to the forward pass (QuaRot's R4 and R3);
-    // the matching inverse is folded into the weights, so the FP result is unchanged.
-    bool had_down = false;  // R4: fwht on down_proj's input (weights hold W·Hᵀ)
-    bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
-    // DFRot's Table 1 diagnostic: tokens whose residual is massive skip activation quantization.
-    bool keep_massive_fp = false;
+    OnlineTransforms online;
     // Applied to K/V rows as they enter the cache (simulated KV-cache quantization); null = FP32 cache.
     std::shared_ptr<const KvPolicy> kv_policy;
 

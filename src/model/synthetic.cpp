@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "io/safetensors_writer.h"
+#include "model/family.h"
 
 namespace tameq {
 namespace {
@@ -130,45 +131,36 @@ void write_synthetic_model(const std::string& dir, const SyntheticSpec& spec) {
         put(p + ".weight", {out, in}, randn(int64_t(in) * out, spec.init_std));
         if (bias) put(p + ".bias", {out}, randn(out, spec.init_std));
     };
-    const int h = c.hidden, q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
-    if (c.family == ArchFamily::Llama) {
-        std::vector<float> emb = randn(int64_t(c.vocab) * h, 1.0f);
-        if (spec.massive_value != 0.0f) emb[size_t(c.bos_id) * h + 3] = spec.massive_value;
-        put("model.embed_tokens.weight", {c.vocab, h}, emb);
-        for (int i = 0; i < c.n_layers; ++i) {
-            const std::string p = "model.layers." + std::to_string(i) + ".";
-            put(p + "input_layernorm.weight", {h}, around_one(h));
-            put(p + "post_attention_layernorm.weight", {h}, around_one(h));
-            linear(p + "self_attn.q_proj", h, q, c.qkv_bias);
-            linear(p + "self_attn.k_proj", h, kv, c.qkv_bias);
-            linear(p + "self_attn.v_proj", h, kv, c.qkv_bias);
-            linear(p + "self_attn.o_proj", q, h, c.o_bias);
-            linear(p + "mlp.gate_proj", h, c.intermediate, c.mlp_bias);
-            linear(p + "mlp.up_proj", h, c.intermediate, c.mlp_bias);
-            linear(p + "mlp.down_proj", c.intermediate, h, c.mlp_bias);
+    // The family's Hugging Face names. The draw order (embedding tables, then per layer its norms and then its
+    // linears, then the final norm and head) is what every test's synthetic weights were made with.
+    const Family& family = family_of(c);
+    const int h = c.hidden;
+    auto norm = [&](const std::string& p, bool bias) {
+        put(p + ".weight", {h}, around_one(h));
+        if (bias) put(p + ".bias", {h}, randn(h, 0.1f));
+    };
+    for (const ModelRow& r : family.model) {
+        if (!r.table) continue;
+        const Shape s = r.shape(c);
+        const bool embed = r.table == &Model::embed;
+        std::vector<float> t = randn(int64_t(s.rows) * s.cols, embed ? 1.0f : 0.1f);
+        if (embed && spec.massive_value != 0.0f) t[size_t(c.bos_id) * s.cols + 3] = spec.massive_value;
+        put(r.hf, {s.rows, s.cols}, t);
+    }
+    for (int i = 0; i < c.n_layers; ++i) {
+        for (const BlockRow& r : family.block)
+            if (r.norm) norm(block_tensor_name(family.hf_layer_prefix, i, r.hf), r.has_bias(c));
+        for (const BlockRow& r : family.block) {
+            if (!r.linear) continue;
+            const Shape s = r.shape(c);
+            linear(block_tensor_name(family.hf_layer_prefix, i, r.hf), s.cols, s.rows, r.has_bias(c));
         }
-        put("model.norm.weight", {h}, around_one(h));
-        if (!c.tie_embeddings) linear("lm_head", h, c.vocab, false);
-    } else {
-        std::vector<float> emb = randn(int64_t(c.vocab) * c.word_embed_proj_dim, 1.0f);
-        if (spec.massive_value != 0.0f) emb[size_t(c.bos_id) * c.word_embed_proj_dim + 3] = spec.massive_value;
-        put("model.decoder.embed_tokens.weight", {c.vocab, c.word_embed_proj_dim}, emb);
-        put("model.decoder.embed_positions.weight", {c.max_positions + 2, h}, randn(int64_t(c.max_positions + 2) * h, 0.1f));
-        for (int i = 0; i < c.n_layers; ++i) {
-            const std::string p = "model.decoder.layers." + std::to_string(i) + ".";
-            put(p + "self_attn_layer_norm.weight", {h}, around_one(h));
-            put(p + "self_attn_layer_norm.bias", {h}, randn(h, 0.1f));
-            put(p + "final_layer_norm.weight", {h}, around_one(h));
-            put(p + "final_layer_norm.bias", {h}, randn(h, 0.1f));
-            linear(p + "self_attn.q_proj", h, q, true);
-            linear(p + "self_attn.k_proj", h, kv, true);
-            linear(p + "self_attn.v_proj", h, kv, true);
-            linear(p + "self_attn.out_proj", q, h, true);
-            linear(p + "fc1", h, c.intermediate, true);
-            linear(p + "fc2", c.intermediate, h, true);
-        }
-        put("model.decoder.final_layer_norm.weight", {h}, around_one(h));
-        put("model.decoder.final_layer_norm.bias", {h}, randn(h, 0.1f));
+    }
+    for (const ModelRow& r : family.model) {
+        if (!r.present_in(c) || r.table) continue;
+        const Shape s = r.norm ? Shape{} : r.shape(c);
+        if (r.norm) norm(r.hf, r.has_bias(c));
+        else if (r.linear != &Model::lm_head || !c.tie_embeddings) linear(r.hf, s.cols, s.rows, r.has_bias(c));
     }
     w.set_metadata("format", "pt");
     w.write(dir + "/model.safetensors");

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "io/safetensors.h"
+#include "model/family.h"
 
 namespace tameq {
 
@@ -118,26 +119,23 @@ private:
         int permute_heads = 0;
     };
 
+    // A Hugging Face name to its llama2.c key, by the Llama family's slot table.
     Ref resolve(const std::string& name) const {
-        static const std::map<std::string, const char*> global = {
-            {"model.embed_tokens.weight", "emb"}, {"model.norm.weight", "rms_final"}};
-        if (auto it = global.find(name); it != global.end()) return {it->second, -1, 0};
-        if (name == "lm_head.weight") return {cfg_.tie_embeddings ? "emb" : "wcls", -1, 0};
-        static const std::map<std::string, const char*> per_layer = {
-            {"input_layernorm.weight", "rms_att"}, {"self_attn.q_proj.weight", "wq"},
-            {"self_attn.k_proj.weight", "wk"},     {"self_attn.v_proj.weight", "wv"},
-            {"self_attn.o_proj.weight", "wo"},     {"post_attention_layernorm.weight", "rms_ffn"},
-            {"mlp.gate_proj.weight", "w1"},        {"mlp.down_proj.weight", "w2"},
-            {"mlp.up_proj.weight", "w3"}};
+        const Family& family = family_llama();
+        auto hf_name = [](const auto& r) { return r.table ? std::string(r.hf) : std::string(r.hf) + ".weight"; };
+        for (const ModelRow& r : family.model) {
+            if (!r.llama2c || name != hf_name(r)) continue;
+            if (r.linear == &Model::lm_head && cfg_.tie_embeddings) return {"emb", -1, 0};  // the shared classifier
+            return {r.llama2c, -1, 0};
+        }
         int layer = -1, consumed = 0;
-        if (std::sscanf(name.c_str(), "model.layers.%d.%n", &layer, &consumed) != 1 || consumed == 0) return {};
+        const std::string prefix = std::string(family.hf_layer_prefix) + "%d.%n";
+        if (std::sscanf(name.c_str(), prefix.c_str(), &layer, &consumed) != 1 || consumed == 0) return {};
         if (layer < 0 || layer >= cfg_.n_layers) return {};
-        auto it = per_layer.find(name.substr(size_t(consumed)));
-        if (it == per_layer.end()) return {};
-        int heads = 0;
-        if (std::strcmp(it->second, "wq") == 0) heads = cfg_.n_heads;
-        if (std::strcmp(it->second, "wk") == 0) heads = cfg_.n_kv_heads;
-        return {it->second, layer, heads};
+        for (const BlockRow& r : family.block)
+            if (r.llama2c && name.compare(size_t(consumed), std::string::npos, hf_name(r)) == 0)
+                return {r.llama2c, layer, r.rope_heads ? r.rope_heads(cfg_) : 0};
+        return {};
     }
 
     // llama2.c rotates pairs (2i, 2i+1) of each head; Hugging Face rotates (i, i + head_dim/2).

@@ -4,16 +4,6 @@
 
 namespace tameq {
 
-std::vector<std::pair<const char*, std::unique_ptr<Linear>*>> named_linears(Layer& l, bool swiglu) {
-    std::vector<std::pair<const char*, std::unique_ptr<Linear>*>> out = {{"q", &l.q}, {"k", &l.k}, {"v", &l.v}, {"o", &l.o}};
-    if (swiglu) {
-        out.insert(out.end(), {{"gate", &l.gate}, {"up", &l.up}, {"down", &l.down}});
-    } else {
-        out.insert(out.end(), {{"fc1", &l.fc1}, {"fc2", &l.fc2}});
-    }
-    return out;
-}
-
 const char* granularity_name(Granularity g) {
     return g == Granularity::PerTensor ? "tensor" : g == Granularity::PerGroup ? "group" : "row";
 }

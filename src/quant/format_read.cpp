@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "io/safetensors.h"
 #include "model/fake_quant.h"
+#include "model/family.h"
 #include "numerics/schemes.h"
 #include "quant/format_names.h"
 
@@ -120,19 +121,23 @@ Model load_quantized_model(const std::string& dir) {
         m.source = dir;
         const ModelConfig& c = m.cfg;
         SafeTensors st = SafeTensors::open(dir);
-        const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
-        m.embed = st.load_f32("embed", {c.vocab, e});
-        if (c.family == ArchFamily::OPT) m.pos_embed = st.load_f32("pos_embed", {c.max_positions + c.position_offset, c.hidden});
-        if (st.has("final_norm.weight")) m.final_norm.weight = st.load_f32("final_norm.weight", {c.hidden});
-        if (st.has("final_norm.bias")) m.final_norm.bias = st.load_f32("final_norm.bias", {c.hidden});
-        m.lm_head = std::make_unique<DenseLinear>(e, c.vocab, st.load_f32("lm_head.weight", {c.vocab, e}));
-        if (st.has("project_in.weight"))
-            m.project_in = std::make_unique<DenseLinear>(e, c.hidden, st.load_f32("project_in.weight", {c.hidden, e}));
-        if (st.has("project_out.weight"))
-            m.project_out = std::make_unique<DenseLinear>(c.hidden, e, st.load_f32("project_out.weight", {e, c.hidden}));
-        m.had_down = meta.at("online").at("had_down").get<bool>();
-        m.had_qk = meta.at("online").at("had_qk").get<bool>();
-        m.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
+        const Family& family = family_of(c);
+        for (const ModelRow& r : family.model) {
+            const std::string name = r.canonical;
+            if (r.table) {
+                const Shape s = r.shape(c);
+                m.*r.table = st.load_f32(name, {s.rows, s.cols});
+            } else if (r.norm) {
+                if (st.has(name + ".weight")) (m.*r.norm).weight = st.load_f32(name + ".weight", {c.hidden});
+                if (st.has(name + ".bias")) (m.*r.norm).bias = st.load_f32(name + ".bias", {c.hidden});
+            } else if (r.linear == &Model::lm_head || st.has(name + ".weight")) {  // lm_head is always written
+                const Shape s = r.shape(c);
+                m.*r.linear = std::make_unique<DenseLinear>(s.cols, s.rows, st.load_f32(name + ".weight", {s.rows, s.cols}));
+            }
+        }
+        m.online.had_down = meta.at("online").at("had_down").get<bool>();
+        m.online.had_qk = meta.at("online").at("had_qk").get<bool>();
+        m.online.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
         if (!meta.at("kv").is_null()) {
             QuantSpec kv;
             kv.bits = meta["kv"].at("bits").get<int>();
@@ -151,12 +156,14 @@ Model load_quantized_model(const std::string& dir) {
                 if (st.has(p + name + ".bias")) n.bias = st.load_f32(p + name + ".bias", {c.hidden});
                 return n;
             };
-            l.attn_norm = norm("attn_norm");
-            l.mlp_norm = norm("mlp_norm");
-            for (auto& [name, ptr] : named_linears(l, c.family == ArchFamily::Llama)) {
-                const std::string key = p + name;
+            for (const BlockRow& r : family.block) {
+                if (r.norm) {
+                    l.*r.norm = norm(r.canonical);
+                    continue;
+                }
+                const std::string key = p + r.canonical;
                 if (!linears.contains(key)) fail(file, "no description of linear '{}'", key);
-                *ptr = load_linear(st, key, linears.at(key), file);
+                l.*r.linear = load_linear(st, key, linears.at(key), file);
             }
             m.layers.push_back(std::move(l));
         }

@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "model/fake_quant.h"
+#include "model/family.h"
 #include "numerics/schemes.h"
 #include "quant/format_names.h"
 
@@ -75,11 +76,14 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
         w.add_f32(p + name + ".weight", {int64_t(n.weight.size())}, n.weight);
         if (!n.bias.empty()) w.add_f32(p + name + ".bias", {int64_t(n.bias.size())}, n.bias);
     };
-    put_norm("attn_norm", l.attn_norm);
-    put_norm("mlp_norm", l.mlp_norm);
-    for (auto& [name, ptr] : named_linears(l, l.gate != nullptr)) {
-        const std::string key = p + name;
-        const Linear& lin = **ptr;
+    // Tensors and tameq.json keys under the canonical names of the family's slot table.
+    const Family& family = family_of(l);
+    for (const BlockRow& r : family.block)
+        if (r.norm) put_norm(r.canonical, l.*r.norm);
+    for (const BlockRow& r : family.block) {
+        if (!r.linear) continue;
+        const std::string key = p + r.canonical;
+        const Linear& lin = *(l.*r.linear);
         const auto* fq = dynamic_cast<const FakeQuantLinear*>(&lin);
         const int rows = lin.out_features(), cols = lin.in_features();
         json spec = {{"in", cols}, {"out", rows}, {"act", act_json(fq ? fq->act() : ActQuant{})}};
@@ -121,18 +125,25 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
 void QuantizedDirWriter::skeleton(Model&& m) {
     SafeTensorsWriter w;
     const ModelConfig& c = m.cfg;
-    const int e = c.family == ArchFamily::OPT ? c.word_embed_proj_dim : c.hidden;
-    w.add_f32("embed", {c.vocab, e}, m.embed);
-    if (!m.pos_embed.empty()) w.add_f32("pos_embed", {int64_t(m.pos_embed.size()) / c.hidden, c.hidden}, m.pos_embed);
-    if (!m.final_norm.weight.empty()) w.add_f32("final_norm.weight", {c.hidden}, m.final_norm.weight);
-    if (!m.final_norm.bias.empty()) w.add_f32("final_norm.bias", {c.hidden}, m.final_norm.bias);
-    w.add_f32("lm_head.weight", {c.vocab, e}, as_dense(*m.lm_head).weight);
-    if (m.project_in) w.add_f32("project_in.weight", {c.hidden, e}, as_dense(*m.project_in).weight);
-    if (m.project_out) w.add_f32("project_out.weight", {e, c.hidden}, as_dense(*m.project_out).weight);
+    for (const ModelRow& r : family_of(c).model) {
+        const std::string name = r.canonical;
+        if (r.table && !(m.*r.table).empty()) {
+            const std::vector<float>& t = m.*r.table;
+            const int64_t cols = r.shape(c).cols;
+            w.add_f32(name, {int64_t(t.size()) / cols, cols}, t);
+        } else if (r.norm) {
+            const Norm& n = m.*r.norm;
+            if (!n.weight.empty()) w.add_f32(name + ".weight", {c.hidden}, n.weight);
+            if (!n.bias.empty()) w.add_f32(name + ".bias", {c.hidden}, n.bias);
+        } else if (r.linear && m.*r.linear) {
+            const Shape s = r.shape(c);
+            w.add_f32(name + ".weight", {s.rows, s.cols}, as_dense(*(m.*r.linear)).weight);
+        }
+    }
     w.write(tmp_ + "/model-embed-head.safetensors");
     shards_.push_back("model-embed-head.safetensors");
     state_->cfg = c;
-    state_->online = {{"had_down", m.had_down}, {"had_qk", m.had_qk}, {"keep_massive_fp", m.keep_massive_fp}};
+    state_->online = {{"had_down", m.online.had_down}, {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
     if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
         state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
 }

@@ -16,6 +16,7 @@
 #include "quant/gptq.h"
 #include "calib/layer_runner.h"
 #include "model/fake_quant.h"
+#include "model/family.h"
 #include "quant/specs.h"
 #include "transform/dfrot.h"
 #include "transform/fold_norms.h"
@@ -32,19 +33,11 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// The linears inside a block, each paired with the tap that observes its input.
-std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> block_linears(Layer& l) {
+// The linears inside a block, each paired with the tap that observes its input (the family's slot table).
+std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> block_linears(const ModelConfig& c, Layer& l) {
     std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> out;
-    for (auto* p : {&l.q, &l.k, &l.v}) out.emplace_back(p, Tap::AttnIn);
-    out.emplace_back(&l.o, Tap::OIn);
-    if (l.gate) {
-        out.emplace_back(&l.gate, Tap::MlpIn);
-        out.emplace_back(&l.up, Tap::MlpIn);
-        out.emplace_back(&l.down, Tap::DownIn);
-    } else {
-        out.emplace_back(&l.fc1, Tap::MlpIn);
-        out.emplace_back(&l.fc2, Tap::DownIn);
-    }
+    for (const BlockRow& r : family_of(c).block)
+        if (r.linear) out.emplace_back(&(l.*r.linear), r.input);
     return out;
 }
 
@@ -137,7 +130,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
                            choice_name(r.rotate));
         require_pre_norm(cfg, std::string(choice_name(r.method)).c_str());
     }
-    if (rotating && cfg.family != ArchFamily::Llama)
+    if (rotating && !family_of(cfg).rms_norm)
         fail(model_path, "rotations need RMSNorm (Llama family); {} uses LayerNorm", cfg.architecture);
     if (rotating) {
         hadamard_factor(cfg.intermediate);  // R4 needs a supported Hadamard size; say so before any work
@@ -164,16 +157,16 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     if (rotating) {
         fold_final_norm_scale(skeleton);
         rotate_skeleton_residual(skeleton, r1);
-        skeleton.had_down = true;
-        skeleton.had_qk = r.kvbits < 16;
+        skeleton.online.had_down = true;
+        skeleton.online.had_qk = r.kvbits < 16;
     }
-    skeleton.keep_massive_fp = r.keep_massive_fp;
+    skeleton.online.keep_massive_fp = r.keep_massive_fp;
     skeleton.kv_policy = kv_policy(r);
     std::unique_ptr<LayerRunner> runner;
     if (gptq || channelwise) {
         runner = std::make_unique<LayerRunner>(skeleton, calib);
-        runner->had_down = skeleton.had_down;
-        runner->had_qk = skeleton.had_qk;
+        // Calibration runs FP activations: the keep-massive diagnostic has nothing to exempt there.
+        runner->online = {.had_down = skeleton.online.had_down, .had_qk = skeleton.online.had_qk};
     }
     const OutlierTuneOptions ot{r.abits, r.symmetrize, r.ot_clip_search, r.ot_fold};
     const QuantSpec static_spec = static_act_spec(r);
@@ -204,7 +197,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         HessianTap hessians;
         if (gptq) runner->run(l, i, &hessians, channelwise);
         if (r.wbits < 16) {
-            for (auto& [lin, tap] : block_linears(l)) {
+            for (auto& [lin, tap] : block_linears(cfg, l)) {
                 const DenseLinear& d = as_dense(**lin);
                 auto qw = quantize_weight(d, r, gptq ? &hessians.at(tap) : nullptr);
                 *lin = std::make_unique<FakeQuantLinear>(std::vector<float>{}, d.bias, d.in_features(), d.out_features(),
@@ -213,7 +206,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         }
         if (runner && !channelwise && i + 1 < cfg.n_layers) runner->run(l, i, nullptr, true);  // next block's inputs
         if (r.abits < 16) {
-            for (auto& [lin, tap] : block_linears(l)) {
+            for (auto& [lin, tap] : block_linears(cfg, l)) {
                 ActQuant act{ActQuant::Mode::PerToken, act_spec(r), {}};
                 if (auto st = static_steps.find(tap); st != static_steps.end())
                     act = {ActQuant::Mode::PerChannelStatic, static_spec, st->second};

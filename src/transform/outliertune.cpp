@@ -1,6 +1,7 @@
 #include "transform/outliertune.h"
 
 #include "common/error.h"
+#include "model/family.h"
 #include "transform/smoothquant.h"
 
 namespace tameq {
@@ -40,8 +41,8 @@ std::pair<ChannelSteps, ChannelSteps> outliertune_layer(const ModelConfig& cfg, 
         if (o.fold) scale_norm_channels(norm, readers, s.step);
         return s;
     };
-    auto a = tune(l.attn_norm, attn_readers(l), Tap::AttnIn);
-    auto m = tune(l.mlp_norm, mlp_readers(l), Tap::MlpIn);
+    auto a = tune(l.attn_norm, linears_reading(l, Tap::AttnIn), Tap::AttnIn);
+    auto m = tune(l.mlp_norm, linears_reading(l, Tap::MlpIn), Tap::MlpIn);
     return {std::move(a), std::move(m)};
 }
 

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "common/error.h"
+#include "model/family.h"
 #include "numerics/hadamard.h"
 
 namespace tameq {
@@ -34,7 +35,7 @@ void rotate_writer(Linear& l, const std::vector<float>& r) {
 }
 
 void require_llama(const Model& m, const char* what) {
-    if (m.cfg.family != ArchFamily::Llama)
+    if (!family_of(m.cfg).rms_norm)
         fail(m.source, "{} is implemented for Llama-family models (RMSNorm); {} is not supported", what, m.cfg.architecture);
 }
 
@@ -96,12 +97,12 @@ void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
 void add_online_hadamard_down(Model& m) {
     hadamard_factor(m.cfg.intermediate);  // throws for unsupported sizes before touching weights
     for (Layer& l : m.layers) fold_layer_hadamard_down(l);
-    m.had_down = true;
+    m.online.had_down = true;
 }
 
 void add_online_hadamard_qk(Model& m) {
     hadamard_factor(m.cfg.head_dim);  // throws for unsupported head sizes
-    m.had_qk = true;
+    m.online.had_qk = true;
 }
 
 }  // namespace tameq

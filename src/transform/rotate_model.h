@@ -22,7 +22,7 @@ void rotate_skeleton_residual(Model& m, const std::vector<float>& r1);
 // Whole-model versions (fold_norm_scales first).
 void rotate_residual(Model& m, const std::vector<float>& r1);
 void rotate_heads_vo(Model& m, const std::vector<float>& r2);
-void add_online_hadamard_down(Model& m);  // folds W·Hᵀ and sets m.had_down
-void add_online_hadamard_qk(Model& m);    // sets m.had_qk
+void add_online_hadamard_down(Model& m);  // folds W·Hᵀ and sets m.online.had_down
+void add_online_hadamard_qk(Model& m);    // sets m.online.had_qk
 
 }  // namespace tameq

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/family.h"
 
 namespace tameq {
 
@@ -38,15 +39,9 @@ void scale_norm_channels(Norm& norm, const std::vector<Linear*>& readers, const 
     }
 }
 
-std::vector<Linear*> attn_readers(Layer& l) { return {l.q.get(), l.k.get(), l.v.get()}; }
-
-std::vector<Linear*> mlp_readers(Layer& l) {
-    if (l.gate) return {l.gate.get(), l.up.get()};
-    return {l.fc1.get()};
-}
 
 void require_pre_norm(const ModelConfig& cfg, const char* method) {
-    if (cfg.family == ArchFamily::OPT && !cfg.pre_layer_norm)
+    if (!cfg.pre_layer_norm)
         fail(method, "post-LayerNorm model (do_layer_norm_before = false, OPT-350M style): the norm's output is also "
                      "the residual stream, so a channel shift or scale folded into it would not be exact; refused");
 }
@@ -60,8 +55,8 @@ std::pair<std::vector<float>, std::vector<float>> smoothquant_layer(const ModelC
         scale_norm_channels(norm, readers, s);
         return s;
     };
-    auto a = smooth(l.attn_norm, attn_readers(l), Tap::AttnIn);
-    auto m = smooth(l.mlp_norm, mlp_readers(l), Tap::MlpIn);
+    auto a = smooth(l.attn_norm, linears_reading(l, Tap::AttnIn), Tap::AttnIn);
+    auto m = smooth(l.mlp_norm, linears_reading(l, Tap::MlpIn), Tap::MlpIn);
     return {std::move(a), std::move(m)};
 }
 

@@ -23,10 +23,6 @@ void scale_norm_channels(Norm& norm, const std::vector<Linear*>& readers, const 
 std::pair<std::vector<float>, std::vector<float>> smoothquant_layer(const ModelConfig& cfg, Layer& l,
                                                                     const ChannelStatsTap& stats, float alpha);
 
-// The linears that read a norm's output: q/k/v (attention), gate/up or fc1 (MLP).
-std::vector<Linear*> attn_readers(Layer& l);
-std::vector<Linear*> mlp_readers(Layer& l);
-
 // Fails unless every norm output feeds only linears (pre-LN); the channel methods' folds are exact only there.
 void require_pre_norm(const ModelConfig& cfg, const char* method);
 

@@ -1,0 +1,95 @@
+#pragma once
+// A model family: what tameq knows about one decoder architecture, kept in one file per family
+// (family_llama.cpp, family_opt.cpp) so that loaders, writers, the engines and the quantization passes ask
+// the family instead of branching on ArchFamily.
+//
+// A new family provides, in its own src/model/family_<name>.cpp:
+//   - its slot table: one BlockRow per tensor of a decoder block (which norm or linear of Layer holds it)
+//     and one ModelRow per model-level tensor (embeddings, learned positions, final norm, lm_head,
+//     project_in/out), each with its canonical name (the quantized directory), its Hugging Face name, its
+//     llama2.c and GGUF names where the family is read or written in those formats, the tap that observes
+//     a linear's input, its shape as a function of the config, its bias, and for q/k the heads RoPE rotates
+//     (llama2.c and GGUF order those rows differently from Hugging Face);
+//   - its decoder block (the forward of one Layer over the residual stream) and hooks: the final norm,
+//     the width of the token embeddings, whether positions are rotary or learned;
+//   - a `const Family& family_<name>()` declared below and its case in family_of (family.cpp).
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/hf_config.h"
+#include "model/block_tap.h"
+#include "model/model.h"
+
+namespace tameq {
+
+struct BlockContext;
+
+// Rows x columns of a tensor as stored (Hugging Face layout): a linear's weight is [out x in], an embedding
+// table [entries x width]. Norms are [hidden] and have no shape function.
+struct Shape {
+    int rows = 0, cols = 0;
+};
+
+// One tensor of the slot table. Owner is Layer (a block's tensors) or Model (the model-level ones).
+template <class Owner>
+struct SlotRow {
+    // The member of Owner that holds it: exactly one is set.
+    std::unique_ptr<Linear> Owner::*linear = nullptr;
+    Norm Owner::*norm = nullptr;
+    std::vector<float> Owner::*table = nullptr;  // embedding tables (Model only)
+    // Names. Linear and norm rows name the prefix of ".weight" / ".bias"; table rows the whole tensor. A
+    // block row's names follow its layer's prefix ("layers.3.", Family::hf_layer_prefix + "3.", ...).
+    // Null: the format does not hold this tensor (or the family is not read or written in it).
+    const char* canonical = nullptr;  // the quantized directory's tensors and tameq.json keys
+    const char* hf = nullptr;         // Hugging Face safetensors
+    const char* llama2c = nullptr;    // llama2.c v0 checkpoint: the key of the (layer-stacked) tensor
+    const char* gguf = nullptr;       // GGUF, as export-gguf writes it
+    Tap input = Tap::AttnIn;          // linear rows of a block: the tap that observes the input
+    Shape (*shape)(const ModelConfig&) = nullptr;     // linear and table rows
+    bool (*bias)(const ModelConfig&) = nullptr;       // null: never a bias
+    bool (*present)(const ModelConfig&) = nullptr;    // null: always present
+    int (*rope_heads)(const ModelConfig&) = nullptr;  // q and k: the heads whose output rows RoPE rotates
+
+    bool has_bias(const ModelConfig& c) const { return bias && bias(c); }
+    bool present_in(const ModelConfig& c) const { return !present || present(c); }
+};
+using BlockRow = SlotRow<Layer>;
+using ModelRow = SlotRow<Model>;
+
+struct Family {
+    const char* name;
+    std::span<const BlockRow> block;  // in the block's order of computation
+    std::span<const ModelRow> model;  // embeddings first, lm_head last
+    const char* hf_layer_prefix;      // before the layer index of block rows: "model.layers."
+    const char* gguf_layer_prefix;    // null: no GGUF export
+    // x: the residual stream [n x hidden], updated in place.
+    void (*forward_block)(const Layer& l, float* x, BlockContext& ctx);
+    void (*final_norm)(const float* x, int n, int dim, const Norm& norm, float eps, float* out);
+    int (*embed_width)(const ModelConfig&);  // width of the token embedding table
+    bool rope;                // rotary positions: the engines build a RopeTable
+    bool learned_positions;   // Model::pos_embed is added to the embeddings and bounds the context
+    bool head_may_be_missing; // an untied lm_head absent from the checkpoint is the embedding (as transformers does)
+    bool rms_norm;            // RMSNorm without bias: what rotations and norm folding need
+};
+
+const Family& family_llama();
+const Family& family_opt();
+const Family& family_of(ArchFamily f);
+inline const Family& family_of(const ModelConfig& c) { return family_of(c.family); }
+// The family whose block rows `l` fills (a Layer does not carry its config).
+const Family& family_of(const Layer& l);
+
+// Widths of the attention projections' outputs, for the families' shape functions.
+inline int q_dim(const ModelConfig& c) { return c.n_heads * c.head_dim; }
+inline int kv_dim(const ModelConfig& c) { return c.n_kv_heads * c.head_dim; }
+
+// The linears of l whose input is observed at `input` (the readers of a norm's output: AttnIn, MlpIn), in table
+// order.
+std::vector<Linear*> linears_reading(Layer& l, Tap input);
+
+// "<prefix><layer>.<name>", the name of a block row in a format.
+std::string block_tensor_name(const char* layer_prefix, int layer, const char* name);
+
+}  // namespace tameq
