@@ -55,16 +55,21 @@ int PackedWeights::blocks_in_panel(int p) const {
     return left >= panel_n ? panel_blocks : (left + block_n - 1) / block_n;
 }
 
-PackedWeights pack_weights_s8(const int8_t* w, int n, int k, int group) {
-    check_shape(w, n, k, -128, 127, "s8");
-    PackedWeights p = make(n, k, 8, group);
+namespace {
+
+// The one packing walk of both widths: every code goes to its place in the panel layout (`store` writes
+// it: a byte for s8, a nibble for s4), and the row and group sums the dequantizing epilogue needs are
+// accumulated on the way.
+template <class Store>
+PackedWeights pack_weights(const int8_t* w, int n, int k, int bits, int group, Store store) {
+    PackedWeights p = make(n, k, bits, group);
     for (int c = 0; c < n; ++c) {
         int pn = c / panel_n;
         uint8_t* base = p.mutable_data() + (p.panel(pn) - p.panel(0));
         int32_t sum = 0;
         for (int kk = 0; kk < k; ++kk) {
             int8_t v = w[static_cast<size_t>(c) * k + kk];
-            base[offset_in_panel(p.blocks_in_panel(pn), c, kk, 8)] = static_cast<uint8_t>(v);
+            store(base[offset_in_panel(p.blocks_in_panel(pn), c, kk, bits)], kk, v);
             sum += v;
             if (group > 0) p.group_sums[static_cast<size_t>(kk / group) * n + c] += v;
         }
@@ -73,23 +78,19 @@ PackedWeights pack_weights_s8(const int8_t* w, int n, int k, int group) {
     return p;
 }
 
+}  // namespace
+
+PackedWeights pack_weights_s8(const int8_t* w, int n, int k, int group) {
+    check_shape(w, n, k, -128, 127, "s8");
+    return pack_weights(w, n, k, 8, group, [](uint8_t& byte, int, int8_t v) { byte = static_cast<uint8_t>(v); });
+}
+
 PackedWeights pack_weights_s4(const int8_t* w, int n, int k, int group) {
     check_shape(w, n, k, -8, 7, "s4");
-    PackedWeights p = make(n, k, 4, group);
-    for (int c = 0; c < n; ++c) {
-        int pn = c / panel_n;
-        uint8_t* base = p.mutable_data() + (p.panel(pn) - p.panel(0));
-        int32_t sum = 0;
-        for (int kk = 0; kk < k; ++kk) {
-            int8_t v = w[static_cast<size_t>(c) * k + kk];
-            int shift = kk % 8 < 4 ? 0 : 4;
-            base[offset_in_panel(p.blocks_in_panel(pn), c, kk, 4)] |= static_cast<uint8_t>((v & 0xf) << shift);
-            sum += v;
-            if (group > 0) p.group_sums[static_cast<size_t>(kk / group) * n + c] += v;
-        }
-        p.row_sums[c] = sum;
-    }
-    return p;
+    // k and k+4 of each group of 8 share a byte: low nibble k % 8 < 4, high nibble the other four.
+    return pack_weights(w, n, k, 4, group, [](uint8_t& byte, int kk, int8_t v) {
+        byte |= static_cast<uint8_t>((v & 0xf) << (kk % 8 < 4 ? 0 : 4));
+    });
 }
 
 void unpack_rows(const PackedWeights& w, int n0, int count, int8_t* out) {
