@@ -15,7 +15,7 @@
 #include "io/tokenizer.h"
 #include "model/bf16_linear.h"
 #include "model/engine.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "model/int_engine.h"
 #include "model/int_linear.h"
 #include "quant/pipeline.h"

@@ -24,7 +24,7 @@
 #include "quant/open_model.h"
 #include "quant/quantized_format.h"
 #include "model/engine.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "model/int_engine.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// The issue-3 DFRot problem at LLaMA scale, synthetic: ROWS Gaussian rows of width C with a 1-sparse massive
+// The DFRot problem at LLaMA scale (docs/results/dfrot-figures.md), synthetic: ROWS Gaussian rows of width C with a 1-sparse massive
 // row (400 in one channel) every 2048 rows (the first token of each window), γ = 100, asymmetric 4-bit
 // per-token targets, refined from RH. Prints one line per iteration (loss, s/iter), then the total wall time,
 // peak RSS and, with FULL_EVAL = 1, the full-data loss of R0 and of the result (each one rows×C×C sgemm).

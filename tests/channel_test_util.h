@@ -10,7 +10,7 @@
 
 #include "io/tokenizer.h"
 #include "model/engine.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "calib/channel_stats.h"
 
 namespace tameq::test {

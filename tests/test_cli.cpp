@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "test_util.h"
 
 using namespace tameq;

@@ -12,7 +12,7 @@
 #include "model/engine.h"
 #include "model/fake_quant.h"
 #include "model/family.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 
 using namespace tameq;
 namespace fs = std::filesystem;

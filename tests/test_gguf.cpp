@@ -14,7 +14,7 @@
 #include "common/half.h"
 #include "io/gguf_writer.h"
 #include "model/model.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "quant/open_model.h"
 #include "test_util.h"
 

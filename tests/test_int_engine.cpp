@@ -9,7 +9,7 @@
 #include "eval/perplexity.h"
 #include "io/tokenizer.h"
 #include "model/engine.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "model/int_engine.h"
 #include "model/int_linear.h"
 #include "quant/pipeline.h"

@@ -11,7 +11,7 @@
 #include "io/safetensors_writer.h"
 #include "io/tokenizer.h"
 #include "model/engine.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "quant/open_model.h"
 #include "quant/pipeline.h"
 #include "test_util.h"

@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "io/safetensors_writer.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "quant/recipe.h"
 #include "test_util.h"
 #include "transform/rotations.h"

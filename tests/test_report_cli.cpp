@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "test_util.h"
 
 using namespace tameq;

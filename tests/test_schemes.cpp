@@ -17,7 +17,7 @@
 #include "kernels/cpu/pack.h"
 #include "kernels/cuda/gemm_ref.h"
 #include "kernels/scheme_kernels.h"
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 #include "numerics/schemes.h"
 #include "quant/open_model.h"
 #include "test_util.h"

@@ -187,7 +187,7 @@ struct ErrorStats {
         int64_t n_ordinary = 0, n_massive = 0, n_bos = 0;
     };
     std::array<Sum, kModelRotations.size()> by_rotation;
-    // Rows each marking rule marks (issue 3: our first token is not 1-2-sparse, so the rules disagree), and
+    // Rows each marking rule marks (our first token is not 1-2-sparse, so the rules disagree: docs/results/dfrot-figures.md), and
     // whether the first token of a window is among them.
     struct Marks {
         int64_t rows = 0, first_token = 0;

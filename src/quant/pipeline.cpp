@@ -106,7 +106,7 @@ std::shared_ptr<const KvPolicy> kv_policy(const Recipe& r) {
 }  // namespace
 
 // One driver for every recipe, streaming one block at a time:
-//   rotations (issue 3) fold and rotate the block; channel methods (issue 4) measure the block's input ranges
+//   rotations fold and rotate the block; channel methods measure the block's input ranges
 //   and apply OutlierTune or SmoothQuant to it; GPTQ takes its Hessians on the transformed block; weights are
 //   quantized; last, the activation quantizers are set: static per-channel codes on OutlierTune's norm outputs,
 //   per token elsewhere.

@@ -1,4 +1,4 @@
-#include "model/synthetic.h"
+#include "support/synthetic.h"
 
 #include <cmath>
 #include <filesystem>
