@@ -93,8 +93,7 @@ void run_export(const ExportArgs& a) {
     gguf::Writer w;
     w.add_string("general.architecture", "llama");
     w.add_string("general.name", fs::path(a.model).lexically_normal().filename().string());
-    w.add_u32("general.file_type", type == gguf::TensorType::F32 ? 0 : type == gguf::TensorType::F16 ? 1
-                                   : type == gguf::TensorType::Q4_0 ? 2 : 7);  // llama_ftype numbering
+    w.add_u32("general.file_type", gguf::file_type_of(type));
     w.add_u32("llama.context_length", uint32_t(c.max_positions));
     w.add_u32("llama.embedding_length", uint32_t(c.hidden));
     w.add_u32("llama.block_count", uint32_t(c.n_layers));

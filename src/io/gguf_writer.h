@@ -21,6 +21,12 @@ enum class ValueType : uint32_t {
 // ggml tensor types we write (their ggml numbers).
 enum class TensorType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 };
 
+// general.file_type: llama.cpp's llama_ftype of a file whose big tensors are all of type t (LLAMA_FTYPE_ALL_F32
+// = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7; not the tensor type numbers above).
+constexpr uint32_t file_type_of(TensorType t) {
+    return t == TensorType::F32 ? 0 : t == TensorType::F16 ? 1 : t == TensorType::Q4_0 ? 2 : 7;
+}
+
 // Q8_0 and Q4_0 cut each row into blocks of 32 values, each with its own f16 scale d.
 constexpr int kQuantBlock = 32;
 constexpr size_t kQ8_0Bytes = 2 + 32;  // f16 d = amax/127, 32 int8 codes; x ≈ d·q
