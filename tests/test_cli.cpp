@@ -15,10 +15,7 @@ namespace {
 class CliTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("tameq-cli-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
+        dir_ = tameq::test::fresh_test_dir("tameq-cli");
     }
     void TearDown() override { fs::remove_all(dir_); }
 

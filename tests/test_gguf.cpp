@@ -126,9 +126,7 @@ Parsed parse(const std::string& path) {
 class GgufTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("tameq-gguf-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
+        dir_ = tameq::test::fresh_test_dir("tameq-gguf");
     }
     void TearDown() override { fs::remove_all(dir_); }
     fs::path dir_;

@@ -25,10 +25,7 @@ namespace {
 class QuantizedDir : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("tameq-qdir-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
+        dir_ = tameq::test::fresh_test_dir("tameq-qdir");
         SyntheticSpec spec;
         spec.cfg = tiny_config(ArchFamily::Llama, 2);
         spec.massive_value = 30.0f;

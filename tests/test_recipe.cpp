@@ -22,14 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using tameq::test::error_of;
 
 // A value other than the default for every key, valid on its own; a key added to the table without one
 // fails EveryKeyHasASampleValue.
@@ -193,10 +186,7 @@ namespace {
 class RecipeCli : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("tameq-recipe-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
+        dir_ = tameq::test::fresh_test_dir("tameq-recipe");
         SyntheticSpec spec;
         spec.cfg = tiny_config(ArchFamily::Llama, 2);
         model_ = p("model");

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "numerics/hadamard.h"
+#include "test_util.h"
 #include "transform/rotations.h"
 
 using namespace tameq;
@@ -53,14 +54,7 @@ Entry f32_entry(const std::string& name, const std::vector<float>& v, std::vecto
     return e;
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using tameq::test::error_of;
 
 double trace(const std::vector<float>& r, int n) {
     double t = 0;

@@ -88,24 +88,9 @@ std::unique_ptr<Tokenizer> tiny(const std::function<void(nlohmann::json&)>& edit
     return load_tokenizer_json_text(j.dump(), "tiny.json");
 }
 
-std::string tiny_error(const std::function<void(nlohmann::json&)>& edit) {
-    try {
-        tiny(edit);
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+std::string tiny_error(const std::function<void(nlohmann::json&)>& edit) { return test::error_of([&] { tiny(edit); }); }
 
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using tameq::test::error_of;
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 #pragma once
-// Paths to ../shared and the committed fixtures, and the skip used when ../shared is absent.
+// Paths to ../shared and the committed fixtures, the skip used when ../shared is absent, a fresh directory
+// per test, and the message of an expected tameq::Error.
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -13,6 +15,13 @@ inline bool have_shared() { return std::filesystem::exists(shared_path("models")
 
 // Runs the tameq binary with `args`; returns its exit code, stdout+stderr in `output`.
 int run_tameq(const std::string& args, std::string* output = nullptr);
+
+// An empty directory under the system temp dir named after `prefix`, the process and the running test
+// (so parallel ctest runs never share one); whatever was there is removed first.
+std::filesystem::path fresh_test_dir(const std::string& prefix);
+
+// What f throws as tameq::Error, or "(no error)".
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace tameq::test
 
