@@ -21,7 +21,7 @@
 #include <string>
 
 #include "common/rng.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "quant/quantized_format.h"
 #include "model/engine.h"
 #include "support/synthetic.h"

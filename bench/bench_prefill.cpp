@@ -13,7 +13,7 @@
 
 #include "common/rng.h"
 #include "model/engine.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 
 namespace {
 

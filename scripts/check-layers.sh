@@ -4,7 +4,7 @@
 #   scripts/check-layers.sh        (run by scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-layers=(common numerics kernels io model calib transform quant eval analysis report cli)
+layers=(common numerics kernels io model calib transform quant export eval analysis report cli)
 declare -A rank
 for i in "${!layers[@]}"; do rank[${layers[$i]}]=$i; done
 bad=0

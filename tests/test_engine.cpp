@@ -11,7 +11,7 @@
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "model/sampler.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "test_util.h"
 
 using namespace tameq;

@@ -15,7 +15,7 @@
 #include "io/gguf_writer.h"
 #include "model/model.h"
 #include "support/synthetic.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "test_util.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include "model/family.h"
 #include "io/tokenizer.h"
 #include "calib/layer_runner.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "quant/pipeline.h"
 #include "model/fake_quant.h"
 #include "test_util.h"

@@ -10,7 +10,7 @@
 #include "eval/perplexity.h"
 #include "io/tokenizer.h"
 #include "model/engine.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "test_util.h"
 
 using namespace tameq;

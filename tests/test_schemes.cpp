@@ -19,7 +19,7 @@
 #include "kernels/scheme_kernels.h"
 #include "support/synthetic.h"
 #include "numerics/schemes.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "test_util.h"
 
 using namespace tameq;

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "channel_test_util.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "quant/pipeline.h"
 #include "transform/smoothquant.h"
 

@@ -12,7 +12,7 @@
 #include "io/tokenizer.h"
 #include "model/engine.h"
 #include "support/synthetic.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "quant/pipeline.h"
 #include "test_util.h"
 #include "transform/fold_norms.h"

@@ -14,7 +14,7 @@
 #include "eval/evaluate.h"
 #include "io/tokenizer.h"
 #include "numerics/schemes.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 
 namespace tameq {
 namespace {

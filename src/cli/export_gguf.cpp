@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "io/gguf_writer.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "quant/quantized_format.h"
 #include "model/family.h"
 #include "model/model.h"

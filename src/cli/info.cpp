@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "kernels/cpu/dispatch.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 #include "quant/quantized_format.h"
 
 namespace tameq::cli {

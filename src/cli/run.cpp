@@ -12,7 +12,7 @@
 #include "eval/evaluate.h"
 #include "model/engine.h"
 #include "model/sampler.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 
 namespace tameq::cli {
 namespace {

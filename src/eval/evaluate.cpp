@@ -9,7 +9,7 @@
 #include "io/tokenizer.h"
 #include "kernels/cpu/dispatch.h"
 #include "model/int_engine.h"
-#include "quant/open_model.h"
+#include "export/open_model.h"
 
 namespace tameq {
 

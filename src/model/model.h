@@ -62,7 +62,7 @@ struct Model {
 };
 
 // Loads a Hugging Face directory (config.json + safetensors) or a llama2.c checkpoint file (the FP model).
-// Any model path, quantized directories included: load_model in quant/open_model.h.
+// Any model path, quantized directories included: load_model in export/open_model.h.
 Model load_checkpoint(const std::string& path);
 
 // Streaming access for passes that must not hold the whole model (quantization of large checkpoints):

@@ -1,4 +1,4 @@
-#include "quant/open_model.h"
+#include "export/open_model.h"
 
 #include "quant/quantized_format.h"
 
