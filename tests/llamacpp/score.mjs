@@ -1,0 +1,121 @@
+// Scores a GGUF file with llama.cpp itself (its prebuilt CPU library through node-llama-cpp), on token windows
+// that tameq wrote (`tameq eval ppl ... --save-windows W.json`), so both engines score the same ids:
+//   node score.mjs --model F.gguf --windows W.json [--ref REF.gguf] [--kl-windows N] [--threads 2]
+//   node score.mjs --model F.gguf --greedy-ids "[1,523,...]" [--gen 32]
+// Scoring follows E64: every position of a window but the last predicts the next id (the first id, BOS, is
+// never a target). Prints one JSON line: ppl and nll_mean (and with --ref: the reference's ppl, top-1
+// agreement of the argmax on every scored position, and KL(ref ‖ model) in nats per token over the first N
+// windows, from llama.cpp's full logits — the slow part, hence its own count). node-llama-cpp comes from
+// build/llamacpp/ (scripts/install-llamacpp.sh) or $LLAMACPP_DIR.
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dir = process.env.LLAMACPP_DIR ?? path.join(here, "../../build/llamacpp");
+const { getLlama, LlamaLogLevel } = await import(pathToFileURL(path.join(dir, "node_modules/node-llama-cpp/dist/index.js")));
+
+const { values: a } = parseArgs({
+    options: {
+        model: { type: "string" }, windows: { type: "string" }, ref: { type: "string" },
+        "kl-windows": { type: "string", default: "0" }, threads: { type: "string", default: "2" },
+        "greedy-ids": { type: "string" }, gen: { type: "string", default: "32" },
+    },
+});
+const threads = Number(a.threads);
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, maxThreads: threads });
+
+async function open(file, ctx) {
+    const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+    const context = await model.createContext({
+        contextSize: ctx, batchSize: ctx, sequences: 1, threads: { ideal: threads, min: threads }, flashAttention: false,
+    });
+    return { model, seq: context.getSequence() };
+}
+
+if (a["greedy-ids"] !== undefined) {
+    const ids = JSON.parse(a["greedy-ids"]);
+    const { seq } = await open(a.model, ids.length + Number(a.gen) + 8);
+    const out = [];
+    for await (const t of seq.evaluate(ids, { temperature: 0 })) {
+        out.push(t);
+        if (out.length === Number(a.gen)) break;
+    }
+    console.log(JSON.stringify({ ids: out }));
+    process.exit(0);
+}
+
+const windows = JSON.parse(readFileSync(a.windows, "utf8"));
+const longest = Math.max(...windows.map((w) => w.length));
+const subject = await open(a.model, longest);
+const ref = a.ref ? await open(a.ref, longest) : null;
+const klWindows = Math.min(Number(a["kl-windows"]), windows.length);
+
+// Per scored position: log p(target) and the argmax id. Only the target's logit, the max logit and
+// Σ exp(logit − max) cross into JavaScript.
+async function score(seq, ids) {
+    await seq.clearHistory();
+    const items = ids.map((t, i) => (i + 1 < ids.length
+        ? [t, { generateNext: { logits: { filter: { tokens: [ids[i + 1]], includeTop: 1 } }, totalLogitWeight: true } }]
+        : t));
+    const res = await seq.controlledEvaluate(items);
+    const logp = [], argmax = [];
+    for (let i = 0; i + 1 < ids.length; ++i) {
+        const { logits, totalLogitWeight } = res[i].next;
+        const [top, max] = logits.entries().next().value;
+        logp.push(logits.get(ids[i + 1]) - max - Math.log(totalLogitWeight));
+        argmax.push(top);
+    }
+    return { logp, argmax };
+}
+
+// Full log-softmax rows, for KL.
+async function logSoftmaxRows(seq, ids, vocab) {
+    await seq.clearHistory();
+    const items = ids.map((t, i) => (i + 1 < ids.length ? [t, { generateNext: { logits: true } }] : t));
+    const res = await seq.controlledEvaluate(items);
+    const rows = [];
+    for (let i = 0; i + 1 < ids.length; ++i) {
+        const row = new Float64Array(vocab);
+        let max = -Infinity;
+        for (const [tok, v] of res[i].next.logits) { row[tok] = v; if (v > max) max = v; }
+        let sum = 0;
+        for (let k = 0; k < vocab; ++k) sum += Math.exp(row[k] - max);
+        const lse = max + Math.log(sum);
+        for (let k = 0; k < vocab; ++k) row[k] -= lse;
+        rows.push(row);
+    }
+    return rows;
+}
+
+let nll = 0, refNll = 0, n = 0, agree = 0, kl = 0, klTokens = 0;
+for (let w = 0; w < windows.length; ++w) {
+    const s = await score(subject.seq, windows[w]);
+    for (const lp of s.logp) nll -= lp;
+    n += s.logp.length;
+    if (ref) {
+        const r = await score(ref.seq, windows[w]);
+        for (const lp of r.logp) refNll -= lp;
+        for (let i = 0; i < s.argmax.length; ++i) agree += s.argmax[i] === r.argmax[i] ? 1 : 0;
+        if (w < klWindows) {
+            const vocab = subject.model.tokens.vocabularySize ?? subject.model.fileInfo.metadata.llama.vocab_size;
+            const p = await logSoftmaxRows(ref.seq, windows[w], vocab), q = await logSoftmaxRows(subject.seq, windows[w], vocab);
+            for (let i = 0; i < p.length; ++i) {
+                let d = 0;
+                for (let k = 0; k < vocab; ++k) d += Math.exp(p[i][k]) * (p[i][k] - q[i][k]);
+                kl += d;
+            }
+            klTokens += p.length;
+        }
+    }
+    process.stderr.write(`\rllama.cpp ${w + 1}/${windows.length} windows, PPL ${Math.exp(nll / n).toFixed(4)}`);
+}
+process.stderr.write("\n");
+const out = { engine: "llama.cpp", model: a.model, windows: windows.length, tokens_scored: n, nll_mean: nll / n, ppl: Math.exp(nll / n) };
+if (ref) Object.assign(out, {
+    ref: a.ref, ref_ppl: Math.exp(refNll / n), top1_agree: agree / n,
+    ...(klTokens ? { kl_mean: kl / klTokens, kl_windows: klWindows, kl_tokens: klTokens } : {}),
+});
+console.log(JSON.stringify(out));
+process.exit(0);
