@@ -1,7 +1,7 @@
 // Scores a GGUF file with llama.cpp itself (its prebuilt CPU library through node-llama-cpp), on token windows
 // that tameq wrote (`tameq eval ppl ... --save-windows W.json`), so both engines score the same ids:
 //   node score.mjs --model F.gguf --windows W.json [--ref REF.gguf] [--kl-windows N] [--threads 2]
-//   node score.mjs --model F.gguf --greedy-ids "[1,523,...]" [--gen 32]
+// (greedy continuations: bench/llamacpp/bench.mjs --greedy TEXT)
 // Scoring follows E64: every position of a window but the last predicts the next id (the first id, BOS, is
 // never a target). Prints one JSON line: ppl and nll_mean (and with --ref: the reference's ppl, top-1
 // agreement of the argmax on every scored position, and KL(ref ‖ model) in nats per token over the first N
@@ -20,7 +20,6 @@ const { values: a } = parseArgs({
     options: {
         model: { type: "string" }, windows: { type: "string" }, ref: { type: "string" },
         "kl-windows": { type: "string", default: "0" }, threads: { type: "string", default: "2" },
-        "greedy-ids": { type: "string" }, gen: { type: "string", default: "32" },
     },
 });
 const threads = Number(a.threads);
@@ -32,18 +31,6 @@ async function open(file, ctx) {
         contextSize: ctx, batchSize: ctx, sequences: 1, threads: { ideal: threads, min: threads }, flashAttention: false,
     });
     return { model, seq: context.getSequence() };
-}
-
-if (a["greedy-ids"] !== undefined) {
-    const ids = JSON.parse(a["greedy-ids"]);
-    const { seq } = await open(a.model, ids.length + Number(a.gen) + 8);
-    const out = [];
-    for await (const t of seq.evaluate(ids, { temperature: 0 })) {
-        out.push(t);
-        if (out.length === Number(a.gen)) break;
-    }
-    console.log(JSON.stringify({ ids: out }));
-    process.exit(0);
 }
 
 const windows = JSON.parse(readFileSync(a.windows, "utf8"));
