@@ -1,14 +1,15 @@
 // Scores a GGUF file with llama.cpp itself (its prebuilt CPU library through node-llama-cpp), on token windows
 // that tameq wrote (`tameq eval ppl ... --save-windows W.json`), so both engines score the same ids:
-//   node score.mjs --model F.gguf --windows W.json [--ref REF.gguf] [--kl-windows N] [--threads 2]
+//   node score.mjs --model F.gguf --windows W.json [--ref REF.gguf [--ref-cache R.json]] [--kl-windows N] [--threads 2]
 // (greedy continuations: bench/llamacpp/bench.mjs --greedy TEXT)
 // Scoring follows E64: every position of a window but the last predicts the next id (the first id, BOS, is
 // never a target). Prints one JSON line: ppl and nll_mean (and with --ref: the reference's ppl, top-1
 // agreement of the argmax on every scored position, and KL(ref ‖ model) in nats per token over the first N
 // windows, from llama.cpp's full logits — the slow part, hence its own count). node-llama-cpp comes from
-// build/llamacpp/ (scripts/install-llamacpp.sh) or $LLAMACPP_DIR.
+// build/llamacpp/ (scripts/install-llamacpp.sh) or $LLAMACPP_DIR. --ref-cache keeps the reference's NLL and argmax
+// ids of these windows, so several models compared with one reference score it once (KL still needs its logits).
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 
@@ -18,7 +19,7 @@ const { getLlama, LlamaLogLevel } = await import(pathToFileURL(path.join(dir, "n
 
 const { values: a } = parseArgs({
     options: {
-        model: { type: "string" }, windows: { type: "string" }, ref: { type: "string" },
+        model: { type: "string" }, windows: { type: "string" }, ref: { type: "string" }, "ref-cache": { type: "string" },
         "kl-windows": { type: "string", default: "0" }, threads: { type: "string", default: "2" },
     },
 });
@@ -36,8 +37,11 @@ async function open(file, ctx) {
 const windows = JSON.parse(readFileSync(a.windows, "utf8"));
 const longest = Math.max(...windows.map((w) => w.length));
 const subject = await open(a.model, longest);
-const ref = a.ref ? await open(a.ref, longest) : null;
-const klWindows = Math.min(Number(a["kl-windows"]), windows.length);
+const klWindows = a.ref ? Math.min(Number(a["kl-windows"]), windows.length) : 0;
+const cache = a["ref-cache"] && existsSync(a["ref-cache"]) ? JSON.parse(readFileSync(a["ref-cache"], "utf8")) : null;
+if (cache && (cache.ref !== a.ref || cache.windows !== a.windows)) throw new Error(`${a["ref-cache"]}: made for another reference or windows`);
+const ref = a.ref && (!cache || klWindows > 0) ? await open(a.ref, longest) : null;
+const refArgmax = cache ? cache.argmax : [], refLogp = cache ? cache.logp : [];
 
 // Per scored position: log p(target) and the argmax id. Only the target's logit, the max logit and
 // Σ exp(logit − max) cross into JavaScript.
@@ -81,10 +85,14 @@ for (let w = 0; w < windows.length; ++w) {
     const s = await score(subject.seq, windows[w]);
     for (const lp of s.logp) nll -= lp;
     n += s.logp.length;
-    if (ref) {
-        const r = await score(ref.seq, windows[w]);
-        for (const lp of r.logp) refNll -= lp;
-        for (let i = 0; i < s.argmax.length; ++i) agree += s.argmax[i] === r.argmax[i] ? 1 : 0;
+    if (a.ref) {
+        if (!cache) {
+            const r = await score(ref.seq, windows[w]);
+            refArgmax.push(r.argmax);
+            refLogp.push(r.logp);
+        }
+        for (const lp of refLogp[w]) refNll -= lp;
+        for (let i = 0; i < s.argmax.length; ++i) agree += s.argmax[i] === refArgmax[w][i] ? 1 : 0;
         if (w < klWindows) {
             const vocab = subject.model.tokens.vocabularySize ?? subject.model.fileInfo.metadata.llama.vocab_size;
             const p = await logSoftmaxRows(ref.seq, windows[w], vocab), q = await logSoftmaxRows(subject.seq, windows[w], vocab);
@@ -99,8 +107,12 @@ for (let w = 0; w < windows.length; ++w) {
     process.stderr.write(`\rllama.cpp ${w + 1}/${windows.length} windows, PPL ${Math.exp(nll / n).toFixed(4)}`);
 }
 process.stderr.write("\n");
+if (a.ref && a["ref-cache"] && !cache) {
+    writeFileSync(a["ref-cache"] + ".tmp", JSON.stringify({ ref: a.ref, windows: a.windows, argmax: refArgmax, logp: refLogp }));
+    renameSync(a["ref-cache"] + ".tmp", a["ref-cache"]);
+}
 const out = { engine: "llama.cpp", model: a.model, windows: windows.length, tokens_scored: n, nll_mean: nll / n, ppl: Math.exp(nll / n) };
-if (ref) Object.assign(out, {
+if (a.ref) Object.assign(out, {
     ref: a.ref, ref_ppl: Math.exp(refNll / n), top1_agree: agree / n,
     ...(klTokens ? { kl_mean: kl / klTokens, kl_windows: klWindows, kl_tokens: klTokens } : {}),
 });
