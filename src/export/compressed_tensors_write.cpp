@@ -271,6 +271,15 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
     write_json(staging.path() + "/model.safetensors.index.json", {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
 
     json config_groups = json::object();
+    for (const auto& [text, g] : groups) {
+        const json& ia = g.first.at("input_activations");
+        if (format == ct::kPackQuantized && !ia.is_null() && ia.at("dynamic") == true && ia.at("symmetric") == false) {
+            warnings.push_back(
+                "asymmetric per-token activations: vLLM's pack-quantized schemes with activation quantization (compressed_tensors_wNa8.py, "
+                "compressed_tensors_wNa4.py) take symmetric ones only; re-quantize with --a-sym to serve this model there");
+            break;
+        }
+    }
     int gi = 0;
     for (auto& [text, g] : groups) {
         json scheme = g.first;
