@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/half.h"
 #include "export/compressed_tensors.h"
 #include "export/open_model.h"
 #include "io/safetensors.h"
@@ -302,6 +303,27 @@ TEST_F(CompressedTensorsExport, SchemesAndTransformsAreWrittenAsCompressedTensor
     const SafeTensors so = SafeTensors::open(ot);
     EXPECT_EQ(so.load_f32("model.decoder.layers.0.fc1.input_scale", {1}), std::vector<float>{1.0f});
     EXPECT_TRUE(so.has("model.decoder.layers.0.fc1.bias"));
+}
+
+// --dtype bf16: the grids and FP tensors are the source's rounded to BF16 (codes unchanged); int-quantized weight
+// scales stay float32, as vLLM holds them.
+TEST_F(CompressedTensorsExport, Bf16ExportRoundsScalesAndFloatTensorsOnly) {
+    const std::string q = quantize("w4g", "--wbits 4 --group 16 --abits 8 --a-sym");
+    const std::string out = export_ct(q, "--dtype bf16");
+    const SafeTensors st = SafeTensors::open(out);
+    EXPECT_EQ(st.get("model.layers.0.self_attn.q_proj.weight_scale").dtype, DType::BF16);
+    EXPECT_EQ(st.get("model.layers.0.input_layernorm.weight").dtype, DType::BF16);
+    EXPECT_EQ(st.get("model.embed_tokens.weight").dtype, DType::BF16);
+    const Model a = load_model(q), b = load_model(out);
+    const auto* fa = dynamic_cast<const FakeQuantLinear*>(a.layers[1].up.get());
+    const auto* fb = dynamic_cast<const FakeQuantLinear*>(b.layers[1].up.get());
+    ASSERT_TRUE(fa && fb);
+    EXPECT_EQ(fa->weight()->codes, fb->weight()->codes);
+    for (size_t g = 0; g < fa->weight()->params.size(); ++g)
+        EXPECT_EQ(fb->weight()->params[g].scale, bf16_to_f32(f32_to_bf16(fa->weight()->params[g].scale)));
+    for (size_t i = 0; i < a.embed.size(); ++i) ASSERT_EQ(b.embed[i], bf16_to_f32(f32_to_bf16(a.embed[i])));
+    const std::string w8 = export_ct(quantize("w8b", "--wbits 8 --abits 8"), "--dtype bf16");
+    EXPECT_EQ(SafeTensors::open(w8).get("model.layers.0.mlp.down_proj.weight_scale").dtype, DType::F32);
 }
 
 TEST_F(CompressedTensorsExport, BadInputIsOneLineExitTwoAndNothingLeftBehind) {

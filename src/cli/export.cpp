@@ -1,4 +1,4 @@
-// tameq export QUANTIZED_DIR --format compressed-tensors -o OUT [--drop-r3]: a tameq quantized directory as a
+// tameq export QUANTIZED_DIR --format compressed-tensors -o OUT [--drop-r3] [--dtype f32|bf16]: a tameq quantized directory as a
 // compressed-tensors checkpoint that vLLM, SGLang and TGI load (export/compressed_tensors.h). The GGUF path
 // of this command joins it here (--format gguf).
 #include <filesystem>
@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 struct ExportArgs {
     std::string model, output, format;
     bool drop_r3 = false;
+    std::string dtype = "f32";
 };
 
 uintmax_t directory_bytes(const std::string& dir) {
@@ -33,6 +34,8 @@ void run_export(const ExportArgs& a) {
     if (a.format != "compressed-tensors") fail("--format", "'{}': this build exports compressed-tensors", a.format);
     CompressedTensorsOptions o;
     o.drop_r3 = a.drop_r3;
+    if (a.dtype != "f32" && a.dtype != "bf16") fail("--dtype", "'{}': f32 or bf16", a.dtype);
+    o.bf16 = a.dtype == "bf16";
     for (const std::string& w : export_compressed_tensors(a.model, a.output, o)) fmt::print(stderr, "warning: {}\n", w);
     fmt::print("wrote {} (compressed-tensors, {:.1f} MB)\n", a.output, double(directory_bytes(a.output)) / 1e6);
 }
@@ -45,6 +48,8 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_option("--format", args->format, "compressed-tensors")->required();
     cmd->add_flag("--drop-r3", args->drop_r3,
                   "leave out R3 and the KV-cache codes (no compressed-tensors carrier); the engine's own KV-cache option replaces them");
+    cmd->add_option("--dtype", args->dtype, "scales, norms, biases, embeddings: f32 (exact) or bf16 (the model dtype engines cast to)")
+        ->capture_default_str();
     cmd->callback([args] { run_export(*args); });
 });
 

@@ -31,6 +31,9 @@ struct CompressedTensorsOptions {
     // only serves tameq's KV-cache quantization. With this set, R3 and the KV-cache quantization are
     // dropped (a warning names the engine's own KV-cache option); without it such a recipe is refused.
     bool drop_r3 = false;
+    // Write scales (except int-quantized's float32 ones and input_scale), norms, biases, embeddings and lm_head
+    // in BF16, as a checkpoint in the model's dtype holds them, instead of F32 (exact).
+    bool bf16 = false;
 };
 
 // Writes `out_dir` (which must not exist) from the tameq quantized directory `quantized_dir`: config.json

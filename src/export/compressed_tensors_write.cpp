@@ -79,13 +79,19 @@ void check_recipe(const Recipe& r, const CompressedTensorsOptions& o, const std:
     }
 }
 
+// A floating-point tensor in F32, or in BF16 (what a checkpoint in the model's dtype holds).
+void put_fp(SafeTensorsWriter& w, bool bf16, const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& v) {
+    if (bf16) w.add_bf16(name, shape, v);
+    else w.add_f32(name, shape, v);
+}
+
 struct LinearTensors {
     json scheme;  // weights / input_activations (no targets)
     std::string format;
 };
 
 // Writes one quantized linear's tensors under `name` and returns its scheme.
-LinearTensors put_linear(SafeTensorsWriter& w, const std::string& name, const FakeQuantLinear& fq, const std::string& file) {
+LinearTensors put_linear(SafeTensorsWriter& w, bool bf16, const std::string& name, const FakeQuantLinear& fq, const std::string& file) {
     const QuantizedWeight& q = *fq.weight();
     const int rows = q.rows, cols = q.cols, bits = q.spec.bits;
     if (q.spec.granularity == Granularity::PerTensor) fail(file, "{}: per-tensor weight grids are not exported", name);
@@ -128,7 +134,8 @@ LinearTensors put_linear(SafeTensorsWriter& w, const std::string& name, const Fa
         const int64_t shape[2] = {rows, cols};
         w.add(name + ".weight_shape", DType::I64, {2}, shape, sizeof shape);
     }
-    w.add_f32(name + ".weight_scale", {rows, groups}, scales);
+    // vLLM keeps int-quantized weight scales in float32 (compressed_tensors_w8a8_int8.py), the others in the model dtype.
+    put_fp(w, bf16 && !int8, name + ".weight_scale", {rows, groups}, scales);
     if (!q.spec.symmetric) {
         if (int8) {
             w.add(name + ".weight_zero_point", DType::I8, {rows, groups}, zeros.data(), zeros.size());
@@ -145,10 +152,10 @@ LinearTensors put_linear(SafeTensorsWriter& w, const std::string& name, const Fa
     return out;
 }
 
-void put_dense(SafeTensorsWriter& w, const std::string& name, const Linear& l) {
+void put_dense(SafeTensorsWriter& w, bool bf16, const std::string& name, const Linear& l) {
     const DenseLinear& d = as_dense(l);
-    w.add_f32(name + ".weight", {d.out_features(), d.in_features()}, d.weight);
-    if (!d.bias.empty()) w.add_f32(name + ".bias", {d.out_features()}, d.bias);
+    put_fp(w, bf16, name + ".weight", {d.out_features(), d.in_features()}, d.weight);
+    if (!d.bias.empty()) put_fp(w, bf16, name + ".bias", {d.out_features()}, d.bias);
 }
 
 void write_json(const std::string& path, const json& j) {
@@ -185,6 +192,7 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
     std::map<const BlockRow*, std::string> row_scheme;
     std::string format;
     std::vector<std::string> shards;
+    const bool bf16 = options.bf16;
     StagingDir staging(out);
 
     for (int i = 0; i < c.n_layers; ++i) {
@@ -196,12 +204,12 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
             const std::string name = ct::module_name(family, i, r);
             if (r.norm) {
                 const Norm& n = l.*r.norm;
-                w.add_f32(name + ".weight", {int64_t(n.weight.size())}, n.weight);
+                put_fp(w, bf16, name + ".weight", {int64_t(n.weight.size())}, n.weight);
                 if (!n.bias.empty()) {
                     if (!r.has_bias(c))
                         fail(meta, "{}: the norm carries a bias (OutlierTune's symmetrization shift) that {} has no place for; re-quantize with symmetrize=false",
                              name, c.architecture);
-                    w.add_f32(name + ".bias", {int64_t(n.bias.size())}, n.bias);
+                    put_fp(w, bf16, name + ".bias", {int64_t(n.bias.size())}, n.bias);
                 }
                 continue;
             }
@@ -213,8 +221,8 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
                 fail(meta, "{}: the linear carries a bias (a channel method's shift) that {} does not have (config.json); re-quantize with symmetrize=false",
                      name, c.architecture);
             if (!fq || !fq->weight()) fail(meta, "{}: weights in floating point inside a quantized recipe are not exported", name);
-            LinearTensors t = put_linear(w, name, *fq, meta);
-            if (!bias.empty()) w.add_f32(name + ".bias", {int64_t(bias.size())}, bias);
+            LinearTensors t = put_linear(w, bf16, name, *fq, meta);
+            if (!bias.empty()) put_fp(w, bf16, name + ".bias", {int64_t(bias.size())}, bias);
             if (format.empty()) format = t.format;
             if (t.format != format) fail(meta, "{}: mixes {} and {} linears", name, format, t.format);
             const std::string text = t.scheme.dump();
@@ -246,16 +254,16 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
             if (r.table && !(m.*r.table).empty()) {
                 const std::vector<float>& t = m.*r.table;
                 const int64_t cols = r.shape(c).cols;
-                w.add_f32(r.hf, {int64_t(t.size()) / cols, cols}, t);
+                put_fp(w, bf16, r.hf, {int64_t(t.size()) / cols, cols}, t);
             } else if (r.norm) {
                 const Norm& n = m.*r.norm;
-                if (!n.weight.empty()) w.add_f32(std::string(r.hf) + ".weight", {int64_t(n.weight.size())}, n.weight);
-                if (!n.bias.empty()) w.add_f32(std::string(r.hf) + ".bias", {int64_t(n.bias.size())}, n.bias);
+                if (!n.weight.empty()) put_fp(w, bf16, std::string(r.hf) + ".weight", {int64_t(n.weight.size())}, n.weight);
+                if (!n.bias.empty()) put_fp(w, bf16, std::string(r.hf) + ".bias", {int64_t(n.bias.size())}, n.bias);
             } else if (r.linear && m.*r.linear) {
                 // A tied head stays tied only if the transforms left it equal to the embedding (R1 folds the final norm into it).
                 if (r.linear == &Model::lm_head && tied && as_dense(*m.lm_head).weight == m.embed) continue;
                 if (r.linear == &Model::lm_head) tied = false;
-                put_dense(w, r.hf, *(m.*r.linear));
+                put_dense(w, bf16, r.hf, *(m.*r.linear));
             }
         }
         w.write(staging.path() + "/model-embed-head.safetensors");
