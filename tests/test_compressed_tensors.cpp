@@ -234,6 +234,19 @@ TEST_F(CompressedTensorsExport, RoundTripComputesWhatTheQuantizedDirectoryComput
         expect_same_linears(a, b);
         EXPECT_EQ(logits_of(a), logits_of(b));
     }
+    // The commands take the export as a model path: eval ppl on the integer engine (the default) and info.
+    for (const char* name : {"w8a8", "w4a8-rh"}) {
+        const std::string q = (dir_ / name).string();
+        std::string a, b;
+        const std::string eval = " --data " + calib_ + " --ctx 64 --windows 2 --json";
+        ASSERT_EQ(test::run_tameq("eval ppl " + q + eval, &a), 0) << a;
+        ASSERT_EQ(test::run_tameq("eval ppl " + q + "-ct" + eval, &b), 0) << b;
+        const json ja = json::parse(a), jb = json::parse(b);
+        EXPECT_EQ(ja.at("ppl").get<double>(), jb.at("ppl").get<double>()) << name;
+        EXPECT_EQ(ja.at("engine"), jb.at("engine"));
+        ASSERT_EQ(test::run_tameq("info " + q + "-ct", &b), 0) << b;
+        EXPECT_NE(b.find("compressed-tensors checkpoint"), std::string::npos) << b;
+    }
 }
 
 TEST_F(CompressedTensorsExport, SchemesAndTransformsAreWrittenAsCompressedTensorsDefinesThem) {
