@@ -288,6 +288,14 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
             break;
         }
     }
+    for (const auto& [text, g] : groups) {
+        const json& ia = g.first.at("input_activations");
+        if (!ia.is_null() && ia.at("num_bits") == 4 && g.first.at("weights").at("actorder") == "group") {
+            warnings.push_back("act-order groups with 4-bit activations: vLLM's WNA4 scheme (compressed_tensors_wNa4.py) takes no g_idx; "
+                               "re-quantize without --act-order to serve this model there");
+            break;
+        }
+    }
     int gi = 0;
     for (auto& [text, g] : groups) {
         json scheme = g.first;
