@@ -6,7 +6,9 @@
 # (stage, model), cheapest stage first: RH+RTN, RH+GPTQ, DFRot+RTN, DFRot+GPTQ (GPTQ: 32 calibration windows
 # of 1024 of calib.txt; DFRot: 1 window, 100 iterations). Rows are kept in $OUT (an interrupted run resumes).
 #   scripts/results-r4.sh [STAGE...]   (stages: rh-rtn rh-gptq dfrot-rtn dfrot-gptq; default all, in that order)
-#   TAMEQ=binary SHARED=../shared OUT=build/results-r4
+#   TAMEQ=binary SHARED=../shared OUT=build/results-r4 MODELS="demo llama" WINDOWS=64
+# WINDOWS < 64 is a shorter protocol than E64 (the first WINDOWS windows of it), for a box too busy for E64;
+# its sweeps go to their own directories (NAME-wWINDOWS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -28,6 +30,19 @@ recipes() {
   echo "$list"
 }
 
+windows="${WINDOWS:-64}"
+models="${MODELS:-demo llama}"
+suffix=""
+[ "$windows" = 64 ] || suffix="-w$windows"
+
+# One sweep at nice 5 (lib.sh's sweep runs at 10 and E64 only).
+sweep_r4() {
+  local name=$1 model=$2 recipes=$3
+  say "sweep $name (int, $windows windows): $recipes"
+  nice -n 5 "$tq" sweep "$model" --recipes "$recipes" --data "$eval_text" --calib "$calib_text" --ctx 1024 \
+    --windows "$windows" --engine int -o "$out/$name" > "$out/$name.log"
+}
+
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(rh-rtn rh-gptq dfrot-rtn dfrot-gptq)
 
@@ -45,18 +60,23 @@ for stage in "${stages[@]}"; do
   rot=${stage%-*} q=${stage#*-}
   first=""
   [ "$stage" = rh-rtn ] && first="fp;"
-  sweep "llama-$stage" "$llama" int "$first$(recipes "$rot" "$q" full block=128 block=256 block=512 none)"
-  sweep "demo-$stage" "$demo" int "$first$(recipes "$rot" "$q" full block=128 block=256 none)"
+  for m in $models; do
+    if [ "$m" = llama ]; then
+      sweep_r4 "llama-$stage$suffix" "$llama" "$first$(recipes "$rot" "$q" full block=128 block=256 block=512 none)"
+    else
+      sweep_r4 "demo-$stage$suffix" "$demo" "$first$(recipes "$rot" "$q" full block=128 block=256 none)"
+    fi
+  done
 done
 
-python3 - "$out" "${stages[@]}" <<'PY'
+python3 - "$out" "$suffix" "${stages[@]}" <<'PY'
 import json, os, sys
-out, stages = sys.argv[1], sys.argv[2:]
+out, suffix, stages = sys.argv[1], sys.argv[2], sys.argv[3:]
 print("| model | recipe | PPL | ΔPPL vs full R4 | KL | top-1 | engine |")
 print("|---|---|---|---|---|---|---|")
 for model in ("llama", "demo"):
     for stage in stages:
-        path = os.path.join(out, f"{model}-{stage}", "sweep.json")
+        path = os.path.join(out, f"{model}-{stage}{suffix}", "sweep.json")
         if not os.path.exists(path):
             continue
         rows = json.load(open(path))["rows"]
