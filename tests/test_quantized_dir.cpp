@@ -160,6 +160,10 @@ TEST_F(QuantizedDir, UnsupportedHadamardSizeIsNamed) {
     EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "o").string() + " --rotate rh", &log), 2) << log;
     EXPECT_NE(log.find("size 100 is not supported"), std::string::npos) << log;
     EXPECT_FALSE(fs::exists(dir_ / "o"));
+    // Without full R4 the intermediate size needs no Hadamard of its own: no R4, or power-of-two blocks of it.
+    EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "none").string() + " --rotate rh --wbits 4 --r4 none", &log), 0) << log;
+    EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "b4").string() + " --rotate rh --wbits 4 --r4 block=4", &log), 0) << log;
+    EXPECT_EQ(load_model((dir_ / "b4").string()).online.had_down_block, 4);
 }
 
 // tameq.json's "online" records R4's block; a directory written before it (no had_down_block) is full R4.
