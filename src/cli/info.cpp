@@ -63,7 +63,10 @@ void run_info(const InfoArgs& a) {
     if (is_quantized_dir(a.model)) {
         const Recipe r = quantized_recipe(a.model);
         fmt::print("quantized     {} (tameq format v{})\n", r.summary(), kQuantFormatVersion);
-        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), m.online.had_down ? ", online Hadamard before down_proj" : "");
+        const std::string r4 = !m.online.had_down        ? ""
+                               : m.online.had_down_block ? fmt::format(", online Hadamard before down_proj (blocks of {})", m.online.had_down_block)
+                                                         : ", online Hadamard before down_proj";
+        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), r4);
         if (m.online.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
         if (r.wbits < 16)
             fmt::print("weights       {}-bit {} {}, {}\n", r.wbits, r.w_asym ? "asymmetric" : "symmetric",

@@ -115,6 +115,14 @@ void fwht_rows(float* x, int rows, int n, bool normalize) {
     for (int r = 0; r < rows; r++) butterflies(x + size_t(r) * n, n, m, scale);
 }
 
+void fwht_row_blocks(float* x, int rows, int n, int block) {
+    if (block == 0 || block == n) return fwht_rows(x, rows, n);
+    if (block < 2 || !is_pow2(block) || n % block != 0)
+        fail("hadamard", "block {} of a row of {}: blocks must be powers of two that divide the row", block, n);
+    // The blocks of a row are contiguous, so [rows x n] is [rows·n/block x block] of independent rows.
+    fwht_rows(x, rows * (n / block), block);
+}
+
 void fwht_rows_ref(float* x, int rows, int n, bool normalize) {
     const int m = hadamard_factor(n);
     const auto& hm = hadamard_small(m);

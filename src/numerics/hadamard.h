@@ -21,6 +21,11 @@ bool hadamard_size_supported(int n);
 constexpr int kFwhtChunkFloats = 1 << 20;
 void fwht_rows(float* x, int rows, int n, bool normalize = true);
 
+// The block-diagonal transform I_{n/block} ⊗ H_block/√block on each row: every run of `block` consecutive
+// entries gets its own fwht (block-R4, the power-of-two blocks vLLM's Hadacore kernel runs). block 0 means the
+// whole row (fwht_rows). A block that is not a power of two or does not divide n is a tameq::Error.
+void fwht_row_blocks(float* x, int rows, int n, int block);
+
 // Reference: the dense product with H_n, entries generated on the fly, accumulated in double. O(n²) per row.
 void fwht_rows_ref(float* x, int rows, int n, bool normalize = true);
 

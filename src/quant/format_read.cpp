@@ -141,6 +141,10 @@ Model load_quantized_model(const std::string& dir) {
             }
         }
         m.online.had_down = meta.at("online").at("had_down").get<bool>();
+        // Directories from before block-R4 have no had_down_block: their R4 is the full one (0).
+        m.online.had_down_block = meta.at("online").value("had_down_block", 0);
+        if (const int b = m.online.had_down_block; b != 0 && (b < 2 || (b & (b - 1)) || c.intermediate % b))
+            fail(file, "online.had_down_block {} is not a power of two dividing intermediate size {}", b, c.intermediate);
         m.online.had_qk = meta.at("online").at("had_qk").get<bool>();
         m.online.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
         if (!meta.at("kv").is_null()) {

@@ -144,7 +144,9 @@ void QuantizedDirWriter::skeleton(Model&& m) {
     w.write(tmp_ + "/model-embed-head.safetensors");
     shards_.push_back("model-embed-head.safetensors");
     state_->cfg = c;
-    state_->online = {{"had_down", m.online.had_down}, {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
+    state_->online = {{"had_down", m.online.had_down},
+                      {"had_down_block", m.online.had_down_block},
+                      {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
     if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
         state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
 }
