@@ -89,6 +89,8 @@ void run_export(const ExportArgs& a) {
     if (!family.gguf_layer_prefix) fail(a.model, "export-gguf supports the Llama family only (got {})", c.architecture);
     if (c.qkv_bias || c.o_bias || c.mlp_bias) fail(a.model, "llama.cpp's 'llama' architecture has no linear biases");
     if (c.rope_scaling.type != "default") fail(a.model, "RoPE scaling '{}' is not exported", c.rope_scaling.type);
+    if (c.qk_norm) fail(a.model, "llama.cpp's 'llama' architecture has no per-head q/k norms ({})", c.architecture);
+    if (c.sliding_window > 0) fail(a.model, "llama.cpp's 'llama' architecture has no sliding-window attention");
 
     gguf::Writer w;
     w.add_string("general.architecture", "llama");

@@ -47,6 +47,14 @@ void run_info(const InfoArgs& a) {
                    c.rope_scaling.type == "llama3" ? fmt::format(", llama3 scaling x{}", c.rope_scaling.factor) : "");
         fmt::print("norm          RMSNorm eps {}\n", c.norm_eps);
         fmt::print("biases        q/k/v {}, o {}, mlp {}\n", c.qkv_bias, c.o_bias, c.mlp_bias);
+        if (c.qk_norm) fmt::print("q/k norm      RMSNorm over head_dim {} on every q and k head, before RoPE\n", c.head_dim);
+        if (c.sliding_window > 0) {
+            std::string layers;
+            for (int i = 0; i < c.n_layers; ++i)
+                if (c.window_of(i)) layers += (layers.empty() ? "" : ",") + std::to_string(i);
+            fmt::print("attention     sliding window of {} tokens in layers {} of 0..{}, full elsewhere\n",
+                       c.sliding_window, layers, c.n_layers - 1);
+        }
     } else {
         fmt::print("norm          LayerNorm, {}\n", c.pre_layer_norm ? "pre-LN" : "post-LN");
         fmt::print("positions     learned, offset {}\n", c.position_offset);

@@ -81,7 +81,38 @@ void parse_rope(const Reader& r, ModelConfig& c) {
         fail(r.file, "llama3 rope scaling needs factor > 0 and high_freq_factor > low_freq_factor");
 }
 
+// Which layers attend through a sliding window, as transformers decides it: Mistral windows every layer when
+// sliding_window is set; Qwen2/Qwen3 only when use_sliding_window is true, and then the layers that
+// layer_types marks "sliding_attention" (or, without layer_types, those from max_window_layers on).
+void parse_sliding_window(const Reader& r, ModelConfig& c) {
+    const json& j = r.j;
+    const std::string& a = c.architecture;
+    c.sliding_layers.assign(size_t(c.n_layers), false);
+    if (a == "LlamaForCausalLM" || !r.has("sliding_window")) return;
+    if (a != "MistralForCausalLM" && !r.get_bool("use_sliding_window", false)) return;
+    c.sliding_window = r.get_int("sliding_window");
+    if (r.has("layer_types")) {
+        const json& types = j["layer_types"];
+        if (!types.is_array() || types.size() != size_t(c.n_layers))
+            fail(r.file, "'layer_types' must be an array of num_hidden_layers = {} strings", c.n_layers);
+        for (size_t i = 0; i < types.size(); ++i) {
+            const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+            if (t != "sliding_attention" && t != "full_attention")
+                fail(r.file, "'layer_types'[{}] = {}: expected \"full_attention\" or \"sliding_attention\"", i,
+                     types[i].dump());
+            c.sliding_layers[i] = t == "sliding_attention";
+        }
+    } else {
+        const int first = a == "MistralForCausalLM" ? 0 : r.get_int("max_window_layers", 0);
+        for (int i = first; i < c.n_layers; ++i) c.sliding_layers[size_t(i)] = true;
+    }
+}
+
 }  // namespace
+
+const char* supported_architectures() {
+    return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, OPTForCausalLM";
+}
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
     json j;
@@ -98,13 +129,12 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
         fail(file, "missing 'architectures'");
     c.architecture = j["architectures"][0].get<std::string>();
     const std::string& a = c.architecture;
-    if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM") {
+    if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM" || a == "Qwen3ForCausalLM") {
         c.family = ArchFamily::Llama;
     } else if (a == "OPTForCausalLM") {
         c.family = ArchFamily::OPT;
     } else {
-        fail(file, "unsupported architecture '{}' (supported: LlamaForCausalLM, MistralForCausalLM, "
-                   "Qwen2ForCausalLM, OPTForCausalLM)", a);
+        fail(file, "unsupported architecture '{}' (supported: {})", a, supported_architectures());
     }
     c.hidden = r.get_int("hidden_size");
     c.n_layers = r.get_int("num_hidden_layers");
@@ -125,14 +155,13 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
         if (act != "silu") fail(file, "unsupported hidden_act '{}' for {} (supported: silu)", act, a);
         const bool attention_bias = r.get_bool("attention_bias", false);
         c.qkv_bias = a == "Qwen2ForCausalLM" || attention_bias;
+        // Qwen3's attention_bias covers q/k/v and o alike; Llama's too.
         c.o_bias = attention_bias;
         c.mlp_bias = r.get_bool("mlp_bias", false);
-        if (a == "MistralForCausalLM" && r.has("sliding_window") && j["sliding_window"].is_number_integer() &&
-            j["sliding_window"].get<int64_t>() < c.max_positions)
-            fail(file, "sliding-window attention (window {}) is not supported", j["sliding_window"].get<int64_t>());
-        if (a == "Qwen2ForCausalLM" && r.get_bool("use_sliding_window", false))
-            fail(file, "sliding-window attention is not supported");
+        c.qk_norm = a == "Qwen3ForCausalLM";
+        parse_sliding_window(r, c);
     } else {
+        c.sliding_layers.assign(size_t(c.n_layers), false);
         c.n_kv_heads = c.n_heads;
         if (c.hidden % c.n_heads) fail(file, "hidden_size {} is not a multiple of num_attention_heads {}", c.hidden, c.n_heads);
         c.head_dim = c.hidden / c.n_heads;
@@ -157,7 +186,8 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
 std::string hf_config_text(const ModelConfig& c) {
     json j;
     if (c.family == ArchFamily::Llama) {
-        const bool known = c.architecture == "MistralForCausalLM" || c.architecture == "Qwen2ForCausalLM";
+        const bool known = c.architecture == "MistralForCausalLM" || c.architecture == "Qwen2ForCausalLM" ||
+                           c.architecture == "Qwen3ForCausalLM";
         j = {{"architectures", {known ? c.architecture : "LlamaForCausalLM"}}, {"hidden_size", c.hidden},
              {"num_hidden_layers", c.n_layers}, {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
              {"head_dim", c.head_dim}, {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab},
@@ -169,6 +199,13 @@ std::string hf_config_text(const ModelConfig& c) {
                                  {"low_freq_factor", c.rope_scaling.low_freq_factor},
                                  {"high_freq_factor", c.rope_scaling.high_freq_factor},
                                  {"original_max_position_embeddings", c.rope_scaling.original_max_position}};
+        if (c.sliding_window > 0) {
+            json types = json::array();
+            for (bool s : c.sliding_layers) types.push_back(s ? "sliding_attention" : "full_attention");
+            j["sliding_window"] = c.sliding_window;
+            j["use_sliding_window"] = true;
+            j["layer_types"] = types;
+        }
     } else {
         j = {{"architectures", {"OPTForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
              {"num_attention_heads", c.n_heads}, {"ffn_dim", c.intermediate}, {"vocab_size", c.vocab},

@@ -27,7 +27,7 @@ namespace tameq {
 struct BlockContext;
 
 // Rows x columns of a tensor as stored (Hugging Face layout): a linear's weight is [out x in], an embedding
-// table [entries x width]. Norms are [hidden] and have no shape function.
+// table [entries x width]. Norms are [hidden] unless their row has a width function (Qwen3's per-head norms).
 struct Shape {
     int rows = 0, cols = 0;
 };
@@ -51,8 +51,10 @@ struct SlotRow {
     bool (*bias)(const ModelConfig&) = nullptr;       // null: never a bias
     bool (*present)(const ModelConfig&) = nullptr;    // null: always present
     int (*rope_heads)(const ModelConfig&) = nullptr;  // q and k: the heads whose output rows RoPE rotates
+    int (*width)(const ModelConfig&) = nullptr;       // norm rows: the norm's length; null: hidden
 
     bool has_bias(const ModelConfig& c) const { return bias && bias(c); }
+    int norm_width(const ModelConfig& c) const { return width ? width(c) : c.hidden; }
     bool present_in(const ModelConfig& c) const { return !present || present(c); }
 };
 using BlockRow = SlotRow<Layer>;

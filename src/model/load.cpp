@@ -41,10 +41,10 @@ struct ModelReader::Impl {
         if (bias) b = src->load(prefix + ".bias", {out});
         return std::make_unique<DenseLinear>(in, out, std::move(w), std::move(b));
     }
-    Norm norm(const std::string& prefix, bool bias) const {
+    Norm norm(const std::string& prefix, int width, bool bias) const {
         Norm n;
-        n.weight = src->load(prefix + ".weight", {cfg.hidden});
-        if (bias) n.bias = src->load(prefix + ".bias", {cfg.hidden});
+        n.weight = src->load(prefix + ".weight", {width});
+        if (bias) n.bias = src->load(prefix + ".bias", {width});
         return n;
     }
 };
@@ -76,7 +76,7 @@ Model ModelReader::load_skeleton() const {
     for (const ModelRow& r : family.model) {
         if (!r.present_in(c)) continue;
         if (r.norm) {
-            m.*r.norm = impl_->norm(r.hf, r.has_bias(c));
+            m.*r.norm = impl_->norm(r.hf, r.norm_width(c), r.has_bias(c));
             continue;
         }
         const Shape s = r.shape(c);
@@ -100,9 +100,10 @@ Layer ModelReader::load_layer(int i) const {
     const Family& family = family_of(c);
     Layer l;
     for (const BlockRow& r : family.block) {
+        if (!r.present_in(c)) continue;
         const std::string name = block_tensor_name(family.hf_layer_prefix, i, r.hf);
         if (r.norm) {
-            l.*r.norm = impl_->norm(name, r.has_bias(c));
+            l.*r.norm = impl_->norm(name, r.norm_width(c), r.has_bias(c));
         } else {
             const Shape s = r.shape(c);
             l.*r.linear = impl_->linear(name, s.cols, s.rows, r.has_bias(c));
