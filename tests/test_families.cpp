@@ -3,6 +3,7 @@
 // sliding windows shorter than the prompts. Logits in one prefill, in chunks and token by token (the window in
 // decode), greedy continuations, the rotation passes at 16 bits, and the quantized recipes on both engines.
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -83,6 +84,12 @@ std::vector<float> logits_of(const Model& m, const std::vector<int>& ids, int ch
     return out;
 }
 
+std::string fmt_sci(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2e", x);
+    return buf;
+}
+
 // ‖a − b‖ / ‖b‖ over all logits: two unrelated logit sets of equal spread give about √2.
 double rms_rel(const std::vector<float>& a, const std::vector<float>& b) {
     double num = 0, den = 0;
@@ -105,7 +112,7 @@ TEST_P(Families, LogitsMatchTransformersInPrefillChunksAndDecode) {
         for (int chunk : {0, 5, 1}) {  // one prefill; prefill from pos0 > 0; decode one token at a time
             const double err = worst_rel(logits_of(m, ref.prompts[i], chunk), ref.logits[i], m.cfg.vocab);
             EXPECT_LT(err, 1e-4) << name << " prompt " << i << " chunk " << chunk;
-            if (chunk == 0) RecordProperty(name + "_prompt" + std::to_string(i) + "_max_rel", std::to_string(err));
+            if (chunk == 0) RecordProperty(name + "_prompt" + std::to_string(i) + "_max_rel", fmt_sci(err));
         }
 }
 
@@ -148,17 +155,23 @@ TEST_P(Families, RotationPassesKeepTheLogits) {
     for (const auto& [pass, apply] : passes) {
         Model m = load_model(dir);
         apply(m);
-        EXPECT_LT(worst_rel(logits_of(m, ids), want, base.cfg.vocab), 1e-4) << name << ": " << pass;
+        const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
+        EXPECT_LT(err, 1e-4) << name << ": " << pass;
+        RecordProperty(name + " " + pass, fmt_sci(err));
     }
     auto tok = load_tokenizer(dir);
     for (const char* recipe : {"rotate=ro", "rotate=rh", "rotate=rh,kv=16,seed=9"}) {
         const Model m = quantize_in_memory(dir, parse_recipe(recipe), *tok);
-        EXPECT_LT(worst_rel(logits_of(m, ids), want, base.cfg.vocab), 1e-4) << name << ": " << recipe;
+        const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
+        EXPECT_LT(err, 1e-4) << name << ": " << recipe;
+        RecordProperty(name + " " + recipe, fmt_sci(err));
     }
     if (fs::exists(kGplText)) {
         const std::string dfrot = std::string("rotate=dfrot,dfrot-iters=5,calib=") + kGplText + ",calib-ctx=64";
         const Model m = quantize_in_memory(dir, parse_recipe(dfrot), *tok);
-        EXPECT_LT(worst_rel(logits_of(m, ids), want, base.cfg.vocab), 1e-4) << name << ": " << dfrot;
+        const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
+        EXPECT_LT(err, 1e-4) << name << ": " << dfrot;
+        RecordProperty(name + " rotate=dfrot", fmt_sci(err));
     }
 }
 
@@ -202,6 +215,26 @@ TEST_P(Families, QuantizedRecipesRunOnBothEngines) {
         EXPECT_LT(int_err, 0.02) << name << ": " << short_name;
         RecordProperty(name + " " + short_name, "sim vs fp " + std::to_string(sim_err) + ", int vs sim " + std::to_string(int_err));
     }
+}
+
+// The quantized directory holds what the family needs (Qwen3's q/k norms, the window in config.json): written
+// by `tameq quantize`, read back, it computes what the in-memory pipeline computes.
+TEST_P(Families, QuantizedDirectoryReadsBackTheSameModel) {
+    if (!fs::exists(kGplText)) GTEST_SKIP() << kGplText << " is absent";
+    const std::string name = GetParam();
+    const std::string dir = fixture_dir(name);
+    const fs::path out = test::fresh_test_dir("tameq-families") / "q";
+    const std::string recipe = std::string("rotate=rh,w=4,a=8,kv=8,calib=") + kGplText + ",calib-windows=4,calib-ctx=64";
+    std::string log;
+    ASSERT_EQ(test::run_tameq("quantize " + dir + " -o " + out.string() + " --recipe " + recipe, &log), 0) << log;
+    const Model from_dir = load_model(out.string());
+    EXPECT_EQ(from_dir.cfg.qk_norm, name.starts_with("qwen3"));
+    for (int i = 0; i < from_dir.cfg.n_layers; ++i) EXPECT_EQ(from_dir.cfg.window_of(i), load_model(dir).cfg.window_of(i));
+    auto tok = load_tokenizer(dir);
+    const Model in_memory = quantize_in_memory(dir, parse_recipe(recipe), *tok);
+    const std::vector<int> ids = read_reference(name).prompts.back();
+    EXPECT_LT(rms_rel(logits_of(from_dir, ids), logits_of(in_memory, ids)), 1e-6) << name;
+    fs::remove_all(out.parent_path());
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Families, ::testing::Values("qwen3-tied", "qwen3-untied", "mistral-swa", "qwen2-swa"),
