@@ -55,7 +55,21 @@ MODELS = {
     "qwen2-swa": ("Qwen2Config", dict(hidden_size=64, intermediate_size=304, num_hidden_layers=3,
                                       num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
                                       use_sliding_window=True, sliding_window=8, max_window_layers=1)),
+    # Fused qkv_proj / gate_up_proj, longrope scaling with original context 32 < max 128: prompts of 11 and 24
+    # tokens (and the greedy run, 27) use short_factor, the 40-token prompt long_factor; both scale cos/sin by
+    # sqrt(1 + ln(128/32) / ln(32)).
+    "phi3-longrope": ("Phi3Config", dict(hidden_size=64, intermediate_size=240, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+                                         max_position_embeddings=128, original_max_position_embeddings=32,
+                                         sliding_window=None,
+                                         rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                                          "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 4.0],
+                                                          "long_factor": [1.0, 1.5, 2.2, 3.0, 4.5, 6.0, 9.0, 12.0],
+                                                          "original_max_position_embeddings": 32})),
 }
+PROMPT_LENGTHS_OF = {"phi3-longrope": [11, 24, 40]}
+# Seeds of the weights (torch) and prompts (numpy), fixed per model so that adding a model changes no other.
+SEED = {"mistral-swa": 0, "qwen2-swa": 1, "qwen3-tied": 2, "qwen3-untied": 3, "phi3-longrope": 4}
 
 
 def exact_fp32():
@@ -66,9 +80,9 @@ def exact_fp32():
 
 def build(name, device):
     cls_name, kw = MODELS[name]
-    config = getattr(transformers, cls_name)(**COMMON, **kw)
+    config = getattr(transformers, cls_name)(**{**COMMON, **kw})
     config._attn_implementation = "eager"
-    torch.manual_seed(sorted(MODELS).index(name) + 1)
+    torch.manual_seed(SEED[name] + 1)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
     with torch.no_grad():
         for pname, p in model.named_parameters():
@@ -90,8 +104,8 @@ def logits_of(model, ids, device):
 
 
 def prompts_for(name):
-    rng = np.random.default_rng(1000 + sorted(MODELS).index(name))
-    return [[BOS] + rng.integers(4, VOCAB, size=n - 1).tolist() for n in PROMPT_LENGTHS]
+    rng = np.random.default_rng(1000 + SEED[name])
+    return [[BOS] + rng.integers(4, VOCAB, size=n - 1).tolist() for n in PROMPT_LENGTHS_OF.get(name, PROMPT_LENGTHS)]
 
 
 def without_window(model, device):
@@ -154,7 +168,8 @@ def main():
                 "layout": "prompts in order, each [position][vocab] row-major; prompt i starts at offset_floats",
                 "vocab": VOCAB, "prompts": meta_prompts,
                 "layer_types": getattr(model.config, "layer_types", None),
-                "sliding_window": getattr(model.config, "sliding_window", None)}
+                "sliding_window": getattr(model.config, "sliding_window", None),
+                "rope_parameters": getattr(model.config, "rope_parameters", None)}
         if meta["sliding_window"]:
             full = without_window(model, device)
             effect = []
