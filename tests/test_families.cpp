@@ -1,6 +1,7 @@
 // The Llama family's newer members against transformers (tools/make_family_fixtures.py, tests/fixtures/families):
 // Qwen3 (per-head q/k norms, head_dim independent of hidden/heads, tied and untied), Mistral and Qwen2 with
-// sliding windows shorter than the prompts. Logits in one prefill, in chunks and token by token (the window in
+// sliding windows shorter than the prompts, Phi-3 (fused qkv_proj/gate_up_proj, longrope: its 40-token prompt
+// exceeds the original context of 32 and takes the long factors). Logits in one prefill, in chunks and token by token (the window in
 // decode), greedy continuations, the rotation passes at 16 bits, and the quantized recipes on both engines.
 #include <cmath>
 #include <cstdio>
@@ -237,7 +238,7 @@ TEST_P(Families, QuantizedDirectoryReadsBackTheSameModel) {
     fs::remove_all(out.parent_path());
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Families, ::testing::Values("qwen3-tied", "qwen3-untied", "mistral-swa", "qwen2-swa"),
+INSTANTIATE_TEST_SUITE_P(Fixtures, Families, ::testing::Values("qwen3-tied", "qwen3-untied", "mistral-swa", "qwen2-swa", "phi3-longrope"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                              std::string s = p.param;
                              std::replace(s.begin(), s.end(), '-', '_');
@@ -308,7 +309,34 @@ TEST(FamilyConfig, BadWindowKeysAreNamed) {
               "config.json: 'layer_types'[1] = \"chunked_attention\": expected \"full_attention\" or \"sliding_attention\"");
     EXPECT_EQ(test::error_of([] { config_with("MistralForCausalLM", {{"sliding_window", 0}}); }),
               "config.json: 'sliding_window' = 0 is out of range");
-    const std::string unsupported = test::error_of([] { config_with("Phi3ForCausalLM", {}); });
-    EXPECT_EQ(unsupported, "config.json: unsupported architecture 'Phi3ForCausalLM' (supported: LlamaForCausalLM, "
-                           "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, OPTForCausalLM)");
+    const std::string unsupported = test::error_of([] { config_with("Gemma2ForCausalLM", {}); });
+    EXPECT_EQ(unsupported, "config.json: unsupported architecture 'Gemma2ForCausalLM' (supported: LlamaForCausalLM, "
+                           "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, OPTForCausalLM)");
+}
+
+// Phi-3's longrope as transformers reads it: factor = max / original positions, attention factor
+// sqrt(1 + ln(factor) / ln(original)), one divisor per frequency; its window covers every layer.
+TEST(FamilyConfig, Phi3LongropeAndWindow) {
+    const json rope = {{"rope_type", "longrope"}, {"rope_theta", 10000.0},
+                       {"short_factor", {1, 1, 1, 1, 1, 1, 1, 2}}, {"long_factor", {1, 2, 3, 4, 5, 6, 7, 8}}};
+    const ModelConfig c = config_with("Phi3ForCausalLM", {{"rope_parameters", rope}, {"original_max_position_embeddings", 128},
+                                                          {"sliding_window", 100}});
+    EXPECT_TRUE(c.fused_projections);
+    EXPECT_EQ(c.rope_scaling.type, "longrope");
+    EXPECT_FLOAT_EQ(c.rope_scaling.factor, 4.0f);  // 512 / 128
+    EXPECT_FLOAT_EQ(c.rope_scaling.attention_factor, std::sqrt(1.0f + std::log(4.0f) / std::log(128.0f)));
+    EXPECT_EQ(c.rope_scaling.long_factor.back(), 8.0f);
+    EXPECT_EQ(windows_of(c), (std::vector<int>{100, 100, 100, 100}));
+    const ModelConfig back = parse_hf_config(hf_config_text(c), "x");
+    EXPECT_EQ(back.rope_scaling.short_factor, c.rope_scaling.short_factor);
+    EXPECT_EQ(back.rope_scaling.original_max_position, 128);
+    EXPECT_FLOAT_EQ(back.rope_scaling.attention_factor, c.rope_scaling.attention_factor);
+    json short_list = rope;
+    short_list["short_factor"] = {1, 2};
+    EXPECT_EQ(test::error_of([&] { config_with("Phi3ForCausalLM", {{"rope_parameters", short_list}}); }),
+              "config.json: longrope needs 'short_factor': an array of head_dim/2 = 8 numbers");
+    json partial = rope;
+    partial["partial_rotary_factor"] = 0.5;
+    EXPECT_EQ(test::error_of([&] { config_with("Phi3ForCausalLM", {{"rope_parameters", partial}}); }),
+              "config.json: partial_rotary_factor 0.5 is not supported (only 1.0)");
 }

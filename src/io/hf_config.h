@@ -6,16 +6,21 @@
 
 namespace tameq {
 
-// Llama covers Mistral, Qwen2 and Qwen3: the same block with optional q/k/v biases, per-head q/k norms (Qwen3) and
-// sliding-window layers (Mistral, Qwen2/3 use_sliding_window).
+// Llama covers Mistral, Qwen2, Qwen3 and Phi-3: the same block with optional q/k/v biases, per-head q/k norms
+// (Qwen3), sliding-window layers (Mistral, Phi-3, Qwen2/3 use_sliding_window) and fused projections in the
+// checkpoint (Phi-3, whose tensors the phi3 family's slot table names).
 enum class ArchFamily { Llama, OPT };
 
 struct RopeScaling {
-    std::string type = "default";  // "default" or "llama3"
+    std::string type = "default";  // "default", "llama3" or "longrope"
     float factor = 1.0f;
     float low_freq_factor = 1.0f;
     float high_freq_factor = 4.0f;
     int original_max_position = 8192;
+    // longrope (Phi-3): per-frequency divisors of inv_freq [head_dim/2], short_factor for contexts up to
+    // original_max_position and long_factor beyond; cos and sin are scaled by attention_factor.
+    std::vector<float> short_factor, long_factor;
+    float attention_factor = 1.0f;
 };
 
 struct ModelConfig {
@@ -36,6 +41,7 @@ struct ModelConfig {
     bool qkv_bias = false;  // Qwen2, Llama attention_bias
     bool o_bias = false;    // Llama attention_bias
     bool mlp_bias = false;  // Llama mlp_bias
+    bool fused_projections = false;  // Phi-3: the checkpoint holds qkv_proj and gate_up_proj (split at load)
     bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on every q and k head, before RoPE (q_norm, k_norm)
     // Sliding-window attention: a query at position p sees the keys of positions p - sliding_window + 1 .. p in
     // the layers marked in sliding_layers ([n_layers]); 0: every layer attends to all earlier positions.

@@ -52,6 +52,10 @@ struct SlotRow {
     bool (*present)(const ModelConfig&) = nullptr;    // null: always present
     int (*rope_heads)(const ModelConfig&) = nullptr;  // q and k: the heads whose output rows RoPE rotates
     int (*width)(const ModelConfig&) = nullptr;       // norm rows: the norm's length; null: hidden
+    // Fused Hugging Face tensors (Phi-3's qkv_proj, gate_up_proj): this linear is rows [hf_first_row(c),
+    // hf_first_row(c) + shape.rows) of the stored [hf_rows(c) x cols] tensor `hf`. Null: the tensor is its own.
+    int (*hf_rows)(const ModelConfig&) = nullptr;
+    int (*hf_first_row)(const ModelConfig&) = nullptr;
 
     bool has_bias(const ModelConfig& c) const { return bias && bias(c); }
     int norm_width(const ModelConfig& c) const { return width ? width(c) : c.hidden; }
@@ -77,9 +81,10 @@ struct Family {
 };
 
 const Family& family_llama();
+const Family& family_phi3();  // the Llama block over Phi-3's fused checkpoint tensors
 const Family& family_opt();
 const Family& family_of(ArchFamily f);
-inline const Family& family_of(const ModelConfig& c) { return family_of(c.family); }
+inline const Family& family_of(const ModelConfig& c) { return c.fused_projections ? family_phi3() : family_of(c.family); }
 // The family whose block rows `l` fills (a Layer does not carry its config).
 const Family& family_of(const Layer& l);
 

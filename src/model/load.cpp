@@ -41,6 +41,19 @@ struct ModelReader::Impl {
         if (bias) b = src->load(prefix + ".bias", {out});
         return std::make_unique<DenseLinear>(in, out, std::move(w), std::move(b));
     }
+    // A linear stored inside a fused tensor: its rows of the [hf_rows x cols] weight (and bias).
+    std::unique_ptr<Linear> fused_rows(const std::string& prefix, const BlockRow& r, const ModelConfig& c) const {
+        const Shape s = r.shape(c);
+        const int first = r.hf_first_row(c), total = r.hf_rows(c);
+        const std::vector<float> w = src->load(prefix + ".weight", {total, s.cols});
+        std::vector<float> mine(w.begin() + ptrdiff_t(first) * s.cols, w.begin() + ptrdiff_t(first + s.rows) * s.cols);
+        std::vector<float> b;
+        if (r.has_bias(c)) {
+            const std::vector<float> all = src->load(prefix + ".bias", {total});
+            b.assign(all.begin() + first, all.begin() + first + s.rows);
+        }
+        return std::make_unique<DenseLinear>(s.cols, s.rows, std::move(mine), std::move(b));
+    }
     Norm norm(const std::string& prefix, int width, bool bias) const {
         Norm n;
         n.weight = src->load(prefix + ".weight", {width});
@@ -104,6 +117,8 @@ Layer ModelReader::load_layer(int i) const {
         const std::string name = block_tensor_name(family.hf_layer_prefix, i, r.hf);
         if (r.norm) {
             l.*r.norm = impl_->norm(name, r.norm_width(c), r.has_bias(c));
+        } else if (r.hf_rows) {
+            l.*r.linear = impl_->fused_rows(name, r, c);
         } else {
             const Shape s = r.shape(c);
             l.*r.linear = impl_->linear(name, s.cols, s.rows, r.has_bias(c));
