@@ -132,6 +132,7 @@ void run_export(const ExportArgs& a) {
     for (size_t i = 0; i < m.layers.size(); ++i) {
         const Layer& l = m.layers[i];
         for (const BlockRow& r : family.block) {
+            if (!r.present_in(c)) continue;  // Qwen3's q/k norms (refused above) in other configs
             const std::string name = block_tensor_name(family.gguf_layer_prefix, int(i), r.gguf);
             if (r.norm) w.add_tensor(name + ".weight", {H}, gguf::TensorType::F32, (l.*r.norm).weight.data());
             else add_linear(name, r, *(l.*r.linear));
