@@ -86,7 +86,9 @@ void run_export(const ExportArgs& a) {
     const Model m = load_model(a.model);
     const ModelConfig& c = m.cfg;
     const Family& family = family_of(c);
-    if (!family.gguf_layer_prefix) fail(a.model, "export-gguf supports the Llama family only (got {})", c.architecture);
+    if (!family.gguf_layer_prefix)
+        fail(a.model, "export-gguf supports the Llama family only, as llama.cpp's 'llama' architecture (got {}, whose "
+                      "{} slot table has no GGUF names)", c.architecture, family.name);
     if (c.qkv_bias || c.o_bias || c.mlp_bias) fail(a.model, "llama.cpp's 'llama' architecture has no linear biases");
     if (c.rope_scaling.type != "default") fail(a.model, "RoPE scaling '{}' is not exported", c.rope_scaling.type);
     if (c.qk_norm) fail(a.model, "llama.cpp's 'llama' architecture has no per-head q/k norms ({})", c.architecture);
