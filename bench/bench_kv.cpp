@@ -2,6 +2,7 @@
 // alternately inside one benchmark so the ratio comes from the same run (and the same load):
 //   BM_hadamard_quant/M/K   fused hadamard_quantize_rows_u8 vs fwht_rows over the whole [M x K] block
 //                           then quantize_rows_u8 (the engine's unfused order); K = down_proj widths
+//   BM_hadamard_quant_blocks/M/K/B  the same fused step with block-R4 (I ⊗ H_B, B = block) vs full R4 (H_K)
 //   BM_kv_attention/ctx/bits  one decode step of one layer's attention (32 heads of 128, 8 or 32 kv heads)
 //                           over a code cache vs the FP32 cache; bytes per step are in the counters
 #include <chrono>
@@ -58,6 +59,36 @@ void BM_hadamard_quant(benchmark::State& state) {
 }
 BENCHMARK(BM_hadamard_quant)
     ->ArgsProduct({{1, 16, 128, 512}, {1536, 11008, 14336}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_hadamard_quant_blocks(benchmark::State& state) {
+    const int m = int(state.range(0)), k = int(state.range(1)), block = int(state.range(2));
+    const auto x = random_floats(size_t(m) * k, 2);
+    std::vector<uint8_t> q(size_t(m) * k);
+    std::vector<float> scale(m);
+    std::vector<int32_t> zero(m);
+    double full = 0, blocks = 0;
+    for (auto _ : state) {
+        auto t0 = Clock::now();
+        tameq::kern::hadamard_quantize_rows_u8(x.data(), m, k, k, 4, true, q.data(), k, scale.data(), zero.data());
+        full += seconds_since(t0);
+        benchmark::DoNotOptimize(q.data());
+        t0 = Clock::now();
+        tameq::kern::hadamard_quantize_rows_u8(x.data(), m, k, k, 4, true, q.data(), k, scale.data(), zero.data(), block);
+        const double t = seconds_since(t0);
+        blocks += t;
+        benchmark::DoNotOptimize(q.data());
+        state.SetIterationTime(t);
+    }
+    const double it = double(state.iterations());
+    state.counters["full_us"] = full / it * 1e6;
+    state.counters["blocks_us"] = blocks / it * 1e6;
+    state.counters["speedup"] = full / blocks;
+}
+// gut-llama-27m's down_proj width (1536 = 3·512) and LLaMA-3-8B's (14336 = 28·512).
+BENCHMARK(BM_hadamard_quant_blocks)
+    ->ArgsProduct({{1, 128, 512}, {1536, 14336}, {128, 512}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 

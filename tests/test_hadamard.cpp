@@ -103,7 +103,7 @@ TEST(Hadamard, UnsupportedSizeNamesTheSupportedOnes) {
         EXPECT_STREQ(e.what(),
                      "hadamard: size 29568 is not supported; supported: 2^k and m·2^k for m in "
                      "{12, 20, 28, 36, 40, 44, 52, 60, 68, 76, 84, 100, 108, 124, 132, 140, 148, 156, 172}; nearest "
-                     "supported sizes: 28672 and 30720; or a block-diagonal R4 of 2^k blocks: r4=block=128");
+                     "supported sizes: 28672 and 30720; or a block-diagonal R4: r4=block=B, B a power of two up to 128");
     }
     std::vector<float> x(6);
     EXPECT_THROW(fwht_rows(x.data(), 1, 6), Error);
@@ -159,4 +159,44 @@ TEST(Hadamard, ExplicitMatrixIsTheTransform) {
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) ASSERT_NEAR(eye[size_t(i) * n + j], h[size_t(j) * n + i], 1e-6f) << n;
     }
+}
+
+// Block-R4: y = x·(I_{n/B} ⊗ H_B/√B)ᵀ, checked against the dense Kronecker product built from H_B's explicit
+// matrix, in double (1536 = 3·512, the gut-llama intermediate size; 768 = the demo model's).
+TEST(Hadamard, RowBlocksAreTheKroneckerProduct) {
+    for (auto [n, b] : {std::pair{1536, 128}, {1536, 512}, {768, 256}, {192, 64}, {8, 2}}) {
+        const int rows = 3;
+        auto x = random_rows(rows, n, 17 + b);
+        auto y = x;
+        fwht_row_blocks(y.data(), rows, n, b);
+        const auto h = hadamard_matrix(b);
+        double worst = 0;
+        for (int r = 0; r < rows; ++r)
+            for (int i = 0; i < n; ++i) {
+                const int blk = i / b, ii = i % b;
+                double acc = 0;
+                for (int j = 0; j < b; ++j) acc += double(h[size_t(ii) * b + j]) * x[size_t(r) * n + blk * b + j];
+                worst = std::max(worst, std::fabs(acc - y[size_t(r) * n + i]));
+            }
+        EXPECT_LT(worst, 1e-5) << n << " in blocks of " << b;
+        // Orthonormal, and not the full transform (which mixes across blocks).
+        EXPECT_NEAR(norm2(y.data(), y.size()), norm2(x.data(), x.size()), 1e-3 * norm2(x.data(), x.size()));
+        auto full = x;
+        fwht_rows(full.data(), rows, n);
+        EXPECT_NE(full, y);
+    }
+    // Block 0 and block n are the full transform.
+    auto x = random_rows(2, 1536, 5), a = x, c = x;
+    fwht_row_blocks(a.data(), 2, 1536, 0);
+    fwht_rows(c.data(), 2, 1536);
+    EXPECT_EQ(a, c);
+    auto d = random_rows(2, 256, 6), e = d;
+    fwht_row_blocks(d.data(), 2, 256, 256);
+    fwht_rows(e.data(), 2, 256);
+    EXPECT_EQ(d, e);
+}
+
+TEST(Hadamard, RowBlocksRefuseBadBlocks) {
+    std::vector<float> x(768);
+    for (int b : {512, 96, 1, -4}) EXPECT_THROW(fwht_row_blocks(x.data(), 1, 768, b), Error) << b;
 }

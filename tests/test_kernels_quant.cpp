@@ -80,3 +80,32 @@ TEST(KernelsActQuant, HadamardVariantIsFwhtThenQuantize) {
         }
     }
 }
+
+// Block-R4 fused with the per-token quantization: the codes are fwht_row_blocks' rows quantized, bit for bit,
+// on every kernel path (the scalar one included), and x is left unchanged.
+TEST(KernelsActQuant, BlockHadamardVariantIsBlockFwhtThenQuantize) {
+    for (auto [k, block] : {std::pair{1536, 128}, {1536, 512}, {768, 256}, {64, 16}}) {
+        const int m = 5, ldx = k + 3;
+        auto x = test::random_floats(static_cast<size_t>(m) * ldx, -2.0f, 2.0f, 7 + k + block);
+        x[5] = 40.0f;  // one outlier, as down_proj's inputs have
+        std::vector<float> rotated(static_cast<size_t>(m) * k);
+        for (int i = 0; i < m; ++i) std::memcpy(&rotated[static_cast<size_t>(i) * k], &x[static_cast<size_t>(i) * ldx], sizeof(float) * k);
+        fwht_row_blocks(rotated.data(), m, k, block);
+        auto before = x;
+        for (KernelPath p : supported_paths()) {
+            test::PathScope scope(p);
+            for (int bits : {4, 8}) {
+                for (bool symmetric : {false, true}) {
+                    std::vector<uint8_t> q(static_cast<size_t>(m) * k);
+                    std::vector<float> scale(m);
+                    std::vector<int32_t> zero(m);
+                    hadamard_quantize_rows_u8(x.data(), m, k, ldx, bits, symmetric, q.data(), k, scale.data(), zero.data(), block);
+                    EXPECT_EQ(x, before);
+                    for (int i = 0; i < m; ++i)
+                        expect_row_matches(&rotated[static_cast<size_t>(i) * k], k, bits, symmetric, &q[static_cast<size_t>(i) * k],
+                                           scale[i], zero[i], path_name(p));
+                }
+            }
+        }
+    }
+}

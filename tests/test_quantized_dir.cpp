@@ -160,6 +160,63 @@ TEST_F(QuantizedDir, UnsupportedHadamardSizeIsNamed) {
     EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "o").string() + " --rotate rh", &log), 2) << log;
     EXPECT_NE(log.find("size 92 is not supported"), std::string::npos) << log;
     EXPECT_FALSE(fs::exists(dir_ / "o"));
+    // Without full R4 the intermediate size needs no Hadamard of its own: no R4, or power-of-two blocks of it.
+    EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "none").string() + " --rotate rh --wbits 4 --r4 none", &log), 0) << log;
+    EXPECT_EQ(test::run_tameq("quantize " + odd + " -o " + (dir_ / "b4").string() + " --rotate rh --wbits 4 --r4 block=4", &log), 0) << log;
+    EXPECT_EQ(load_model((dir_ / "b4").string()).online.had_down_block, 4);
+}
+
+// tameq.json's "online" records R4's block; a directory written before it (no had_down_block) is full R4.
+TEST_F(QuantizedDir, R4OptionsAreRecordedAndOldDirectoriesReadAsFull) {
+    const std::string flag = (dir_ / "flag").string(), text = (dir_ / "text").string(), none = (dir_ / "none").string();
+    quantize(flag, "--rotate rh --wbits 4 --abits 4 --r4 block=64");
+    quantize(text, "--recipe rotate=rh,w=4,a=4,r4=block=64");
+    for (const char* f : {"tameq.json", "model-layer-0000.safetensors", "model-layer-0001.safetensors"})
+        EXPECT_EQ(read_all(fs::path(flag) / f), read_all(fs::path(text) / f)) << f;
+    const nlohmann::json meta = nlohmann::json::parse(read_all(fs::path(flag) / "tameq.json"));
+    EXPECT_EQ(meta.at("online").at("had_down_block"), 64);
+    EXPECT_EQ(meta.at("recipe").at("r4"), "block=64");
+    const Model disk = load_model(flag);
+    EXPECT_TRUE(disk.online.had_down);
+    EXPECT_EQ(disk.online.had_down_block, 64);
+    auto tok = load_tokenizer(model_);
+    EXPECT_EQ(logits_of(disk), logits_of(quantize_in_memory(model_, quantized_recipe(flag), *tok)));
+
+    quantize(none, "--rotate rh --wbits 4 --abits 4 --kvbits 4 --r4 none --r3 none");
+    const Model off = load_model(none);
+    EXPECT_FALSE(off.online.had_down);
+    EXPECT_FALSE(off.online.had_qk);
+
+    // Strip the field (and the recipe keys) as an older build wrote them: full R4, the same logits as before.
+    const std::string full = (dir_ / "full").string();
+    quantize(full, "--rotate rh --wbits 4 --abits 4");
+    const auto want = logits_of(load_model(full));
+    nlohmann::json old = nlohmann::json::parse(read_all(fs::path(full) / "tameq.json"));
+    old["online"].erase("had_down_block");
+    old["recipe"].erase("r4");
+    old["recipe"].erase("r3");
+    std::ofstream(fs::path(full) / "tameq.json") << old.dump(2);
+    const Model back = load_model(full);
+    EXPECT_TRUE(back.online.had_down);
+    EXPECT_EQ(back.online.had_down_block, 0);
+    EXPECT_EQ(quantized_recipe(full).r4, R4Choice{});
+    EXPECT_EQ(logits_of(back), want);
+    // A block that does not fit the model is named on load.
+    old["online"]["had_down_block"] = 128;
+    std::ofstream(fs::path(full) / "tameq.json") << old.dump(2);
+    std::string log;
+    EXPECT_EQ(test::run_tameq("info " + full, &log), 2) << log;
+    EXPECT_NE(log.find("tameq.json: online.had_down_block 128 is not a power of two dividing intermediate size 192"), std::string::npos)
+        << log;
+}
+
+TEST_F(QuantizedDir, R4BlockThatDoesNotDivideIsRefused) {
+    // intermediate 192 = 3·64: 128 does not divide it; the message names the key, the size and what works.
+    expect_error("--rotate rh --wbits 4 --r4 block=128", "r4=block=128 does not divide intermediate size 192 of ");
+    expect_error("--rotate rh --wbits 4 --recipe r4=block=256", "(blocks that do: powers of two up to 64)");
+    expect_error("--wbits 4 --r4 none", "r4=none needs a rotation");
+    expect_error("--wbits 4 --kvbits 4 --r3 none", "r3=none needs a rotation");
+    expect_error("--rotate rh --r4 block=48", "'r4' block size must be a power of two >= 2, got 48");
 }
 
 TEST_F(QuantizedDir, CorruptOrForeignDirectoriesAreRejectedOnLoad) {

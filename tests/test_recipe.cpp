@@ -30,14 +30,18 @@ const std::map<std::string, std::string> kSample = {
     {"method", "smoothquant"}, {"rotate", "rh"},          {"rotation-file", "r1.safetensors"},
     {"seed", "18446744073709551615"},                     {"w", "4"},
     {"a", "8"},                {"kv", "2"},              {"weights", "gptq"},
-    {"w-asym", "true"},        {"group", "128"},         {"w-clip-search", "false"},
+    {"w-asym", "true"},        {"w-narrow", "true"},     {"group", "128"},         {"w-clip-search", "false"},
     {"act-order", "true"},     {"gptq-damp", "0.05"},    {"a-sym", "true"},
     {"a-clip", "0.9"},         {"kv-clip", "0.95"},      {"keep-massive", "true"},
     {"calib", "c.txt"},        {"calib-windows", "3"},   {"calib-ctx", "48"},
     {"alpha", "0.25"},         {"symmetrize", "false"},  {"ot-clip-search", "true"},
     {"ot-fold", "false"},      {"gamma", "50"},          {"dfrot-iters", "3"},
     {"dfrot-windows", "2"},    {"dfrot-rows", "100"},    {"marking", "quant-error"},
+    {"r4", "block=64"},        {"r3", "none"},
 };
+
+// Keys that only mean something in a rotation recipe (refused without one): their sample needs rotate=rh.
+std::string context_of(std::string_view key) { return key == "r4" || key == "r3" ? "rotate=rh," : ""; }
 
 const RecipeKey& key(const std::string& name) {
     const RecipeKey* k = find_recipe_key(name);
@@ -59,10 +63,10 @@ TEST(RecipeKeys, EveryKeyHasASampleValue) {
 TEST(RecipeKeys, EveryKeyRoundTripsTextToJsonAndBack) {
     for (const RecipeKey& k : kRecipeKeys) {
         const std::string value = kSample.at(std::string(k.key));
-        const Recipe r = parse_recipe(std::string(k.key) + "=" + value);
+        const Recipe r = parse_recipe(context_of(k.key) + std::string(k.key) + "=" + value);
         EXPECT_EQ(recipe_key_value(r, k), value) << k.key;
         if (!k.alias.empty()) {
-            EXPECT_EQ(recipe_key_value(parse_recipe(std::string(k.alias) + "=" + value), k), value) << k.alias;
+            EXPECT_EQ(recipe_key_value(parse_recipe(context_of(k.key) + std::string(k.alias) + "=" + value), k), value) << k.alias;
         }
         const json j = r;
         ASSERT_TRUE(j.contains(std::string(k.json))) << k.json;
@@ -84,14 +88,49 @@ TEST(RecipeKeys, DefaultJsonIsTheOnDiskFormat) {
               R"({"a_clip":1.0,"a_sym":false,"abits":16,"act_order":false,"calib_ctx":1024,"calib_file":"","calib_windows":32,)"
               R"("dfrot_gamma":100.0,"dfrot_iters":100,"dfrot_marking":"magnitude","dfrot_rows":0,"dfrot_windows":1,)"
               R"("gptq_damp":0.009999999776482582,"keep_massive_fp":false,"kv_clip":1.0,"kvbits":16,"method":"rtn",)"
-              R"("ot_clip_search":false,"ot_fold":true,"rotate":"none","rotation_file":"","seed":0,"sq_alpha":0.5,)"
-              R"("symmetrize":true,"w_asym":false,"w_clip_search":true,"w_group":0,"wbits":16,"weights":"rtn"})");
+              R"("ot_clip_search":false,"ot_fold":true,"r3":"on","r4":"full","rotate":"none","rotation_file":"","seed":0,"sq_alpha":0.5,)"
+              R"("symmetrize":true,"w_asym":false,"w_clip_search":true,"w_group":0,"w_narrow":false,"wbits":16,"weights":"rtn"})");
     EXPECT_TRUE(json(Recipe{})["seed"].is_number_unsigned());
     // A field missing from an older file keeps its default.
     const Recipe r = json::parse(R"({"rotate":"rh","wbits":4})").get<Recipe>();
     EXPECT_EQ(r.rotate, Rotation::RH);
     EXPECT_EQ(r.wbits, 4);
     EXPECT_EQ(r.calib_windows, 32);
+    // Directories from before r4/r3 ran QuaRot's full R4 and R3: the defaults.
+    EXPECT_EQ(r.r4, R4Choice{});
+    EXPECT_EQ(r.r3, OnlineR3::On);
+}
+
+TEST(RecipeKeys, R4AndR3Spellings) {
+    EXPECT_EQ(parse_recipe("rotate=rh").r4.block, R4Choice::kFull);
+    EXPECT_EQ(parse_recipe("rotate=rh,r4=full").r4.block, R4Choice::kFull);
+    EXPECT_EQ(parse_recipe("rotate=rh,r4=none").r4.block, R4Choice::kNone);
+    // The text splits each item at its first '=', so the value may hold one.
+    EXPECT_EQ(parse_recipe("rotate=dfrot,r4=block=128,w=4").r4.block, 128);
+    EXPECT_EQ(compose_recipe("rotate=rh", {{&key("r4"), "block=512"}}).r4.block, 512);
+    EXPECT_EQ(parse_recipe("rotate=rh,kv=4,r3=none").r3, OnlineR3::None);
+    EXPECT_EQ(recipe_key_value(parse_recipe("rotate=rh,r4=block=256"), key("r4")), "block=256");
+    EXPECT_EQ(json(parse_recipe("rotate=rh,r4=block=256"))["r4"], "block=256");
+    EXPECT_EQ(json::parse(R"({"rotate":"rh","r4":"none","r3":"none"})").get<Recipe>().r4.block, R4Choice::kNone);
+    EXPECT_EQ(parse_recipe("rotate=rh,w=4,a=4,r4=block=128").summary(), "rh W4A4KV16 rtn r4=block=128");
+    EXPECT_EQ(parse_recipe("rotate=rh,w=4,a=4,kv=4,r4=none,r3=none").summary(), "rh W4A4KV4 rtn r4=none r3=none");
+
+    EXPECT_EQ(error_of([] { parse_recipe("rotate=rh,r4=block=96"); }), "recipe: 'r4' block size must be a power of two >= 2, got 96");
+    EXPECT_EQ(error_of([] { parse_recipe("rotate=rh,r4=block=1"); }), "recipe: 'r4' block size must be a power of two >= 2, got 1");
+    EXPECT_EQ(error_of([] { parse_recipe("rotate=rh,r4=block=x"); }), "recipe: 'r4' needs an integer, got 'x'");
+    EXPECT_EQ(error_of([] { parse_recipe("rotate=rh,r4=128"); }),
+              "recipe: 'r4' needs full, none or block=B (B a power of two, e.g. block=128), got '128'");
+    EXPECT_EQ(error_of([] { parse_recipe("rotate=rh,r3=off"); }), "recipe: unknown r3 'off' (valid: on, none)");
+    EXPECT_EQ(error_of([] { json::parse(R"({"r4":"block=3"})").get<Recipe>(); }),
+              "recipe: 'r4' block size must be a power of two >= 2, got 3");
+    // Without a rotation there is no online Hadamard to change: any r4/r3 key is refused, the defaults too.
+    const std::string why = " needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes";
+    EXPECT_EQ(error_of([] { parse_recipe("w=4,r4=none"); }), "recipe: r4=none" + why);
+    EXPECT_EQ(error_of([] { parse_recipe("r4=block=128"); }), "recipe: r4=block=128" + why);
+    EXPECT_EQ(error_of([] { parse_recipe("r4=full"); }), "recipe: r4=full" + why);
+    EXPECT_EQ(error_of([] { parse_recipe("kv=4,r3=on"); }), "recipe: r3=on" + why);
+    EXPECT_EQ(error_of([] { compose_recipe("w=4", {{&key("r3"), "none"}}); }), "recipe: r3=none" + why);
+    EXPECT_EQ(error_of([] { compose_recipe("method=smoothquant,w=8,a=8", {{&key("r4"), "full"}}); }), "recipe: r4=full" + why);
 }
 
 TEST(RecipeKeys, SummaryIsUnchanged) {
@@ -227,6 +266,7 @@ TEST_F(RecipeCli, EveryKeyIsAFlag) {
     values["calib"] = calib_;
     values["kv"] = "8";
     values["group"] = "16";
+    values["w-narrow"] = "false";  // a symmetric-only option, and the sample recipe is asymmetric
     std::string flags;
     for (const RecipeKey& k : kRecipeKeys) {
         const std::string v = values.at(std::string(k.key)), name(k.alias.empty() ? k.key : k.alias);

@@ -73,6 +73,8 @@ TEST(Transforms, EachRotationPassKeepsTheLogits) {
         {"R2", [&](Model& m) { rotate_heads_vo(m, random_hadamard(hd, 5)); }},
         {"R2 (RO)", [&](Model& m) { rotate_heads_vo(m, random_orthogonal(hd, 6)); }},
         {"R4", [](Model& m) { add_online_hadamard_down(m); }},
+        {"R4 blocks of 64", [](Model& m) { add_online_hadamard_down(m, 64); }},  // intermediate 192 = 3·64
+        {"R4 blocks of 2", [](Model& m) { add_online_hadamard_down(m, 2); }},
         {"R3", [](Model& m) { add_online_hadamard_qk(m); }},
     };
     for (const Case& c : cases) {
@@ -96,6 +98,38 @@ TEST(Transforms, EachRotationPassKeepsTheLogits) {
         q.weight = rotated;
     }
     EXPECT_GT(rel_diff(logits_of(broken, kIds), want), 1e-3);
+}
+
+// The whole rotation pipeline at 16 bits, for every r4/r3 option: the FP logits within 1e-4 (relative to
+// the largest logit), and each option really changes what the forward pass does.
+TEST(Transforms, EveryR4OptionAt16BitsKeepsTheLogits) {
+    const std::string dir = tiny_llama_dir();
+    const Model base = load_model(dir);
+    const auto want = logits_of(base, kIds);
+    auto tok = load_tokenizer(dir);
+    for (const char* recipe : {"rotate=rh", "rotate=rh,r4=none", "rotate=rh,r4=block=64", "rotate=rh,r4=block=16",
+                               "rotate=ro,r4=block=32,r3=none", "rotate=rh,r4=none,r3=none"}) {
+        const Model m = quantize_in_memory(dir, parse_recipe(recipe), *tok);
+        EXPECT_LT(rel_diff(logits_of(m, kIds), want), 1e-4) << recipe;
+        const Recipe r = parse_recipe(recipe);
+        EXPECT_EQ(m.online.had_down, r.r4.block != R4Choice::kNone) << recipe;
+        EXPECT_EQ(m.online.had_down_block, std::max(r.r4.block, 0)) << recipe;
+    }
+    // With R4 off, down_proj holds the rotated FP weights and no Hadamard: block-R4's weights are those
+    // with each row's blocks times H_64, which is symmetric and orthonormal, so applying it again undoes it.
+    const Model none = quantize_in_memory(dir, parse_recipe("rotate=rh,r4=none"), *tok);
+    Model block = quantize_in_memory(dir, parse_recipe("rotate=rh,r4=block=64"), *tok);
+    DenseLinear& d = as_dense(*block.layers[1].down);
+    const auto& plain = as_dense(*none.layers[1].down).weight;
+    EXPECT_GT(rel_diff(d.weight, plain), 1e-2);
+    fwht_row_blocks(d.weight.data(), d.out_features(), d.in_features(), 64);
+    EXPECT_LT(rel_diff(d.weight, plain), 1e-5);
+    // The quantized KV cache makes R3 matter: r3=none at kv=4 is not r3=on.
+    const Model r3_on = quantize_in_memory(dir, parse_recipe("rotate=rh,kv=4"), *tok);
+    const Model r3_off = quantize_in_memory(dir, parse_recipe("rotate=rh,kv=4,r3=none"), *tok);
+    EXPECT_TRUE(r3_on.online.had_qk);
+    EXPECT_FALSE(r3_off.online.had_qk);
+    EXPECT_NE(logits_of(r3_on, kIds), logits_of(r3_off, kIds));
 }
 
 TEST(Transforms, RotationsNeedRmsNormAndSupportedSizes) {
@@ -122,7 +156,7 @@ TEST(Transforms, RotationsAt16BitsKeepGutLlamaPerplexity) {
     const Model fp = load_model(path);
     const auto windows = make_windows(tok->encode(text), 1024, 2, fp.cfg.bos_id);
     const double base = evaluate_ppl(fp, windows).ppl;
-    for (const char* recipe : {"rotate=ro", "rotate=rh", "rotate=rh,kv=16"}) {
+    for (const char* recipe : {"rotate=ro", "rotate=rh", "rotate=rh,kv=16", "rotate=rh,r4=block=128", "rotate=rh,r4=none"}) {
         const Model m = quantize_in_memory(path, parse_recipe(recipe), *tok);
         const double ppl = evaluate_ppl(m, windows).ppl;
         EXPECT_LT(std::fabs(ppl / base - 1.0), 1e-4) << recipe << ": " << ppl << " vs " << base;

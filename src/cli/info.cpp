@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "kernels/cpu/dispatch.h"
+#include "export/compressed_tensors.h"
 #include "export/open_model.h"
 #include "quant/quantized_format.h"
 
@@ -76,7 +77,10 @@ void run_info(const InfoArgs& a) {
     if (is_quantized_dir(a.model)) {
         const Recipe r = quantized_recipe(a.model);
         fmt::print("quantized     {} (tameq format v{})\n", r.summary(), kQuantFormatVersion);
-        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), m.online.had_down ? ", online Hadamard before down_proj" : "");
+        const std::string r4 = !m.online.had_down        ? ""
+                               : m.online.had_down_block ? fmt::format(", online Hadamard before down_proj (blocks of {})", m.online.had_down_block)
+                                                         : ", online Hadamard before down_proj";
+        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), r4);
         if (m.online.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
         if (r.wbits < 16)
             fmt::print("weights       {}-bit {} {}, {}\n", r.wbits, r.w_asym ? "asymmetric" : "symmetric",
@@ -87,6 +91,9 @@ void run_info(const InfoArgs& a) {
         if (r.kvbits < 16) fmt::print("KV cache      {}-bit asymmetric per (token, head)\n", r.kvbits);
         if (!r.calib_file.empty()) fmt::print("calibration   {} ({} windows of {})\n", r.calib_file, r.calib_windows, r.calib_ctx);
     }
+    if (is_compressed_tensors_dir(a.model))
+        fmt::print("quantized     compressed-tensors checkpoint, read as tameq's simulation{}\n",
+                   m.online.had_down ? " (R4 before down_proj from transform_config)" : "");
 }
 
 const CommandRegistrar reg([](CLI::App& app) {

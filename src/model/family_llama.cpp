@@ -48,7 +48,7 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
     ctx.project(*l.gate, s.xn.data(), s.ff_a.data());
     ctx.project(*l.up, s.xn.data(), s.ff_b.data());
     silu_mul(s.ff_a.data(), s.ff_b.data(), size_t(n) * c.intermediate);
-    if (ctx.online.had_down) fwht_rows(s.ff_a.data(), n, c.intermediate);
+    if (ctx.online.had_down) fwht_row_blocks(s.ff_a.data(), n, c.intermediate, ctx.online.had_down_block);
     ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);
     ctx.project(*l.down, s.ff_a.data(), s.tmp.data());
     add_rows(x, s.tmp.data(), nh);

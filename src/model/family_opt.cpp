@@ -46,7 +46,7 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     ctx.observe(Tap::MlpIn, mlp_in, c.hidden);
     ctx.project(*l.fc1, mlp_in, s.ff_a.data());
     relu(s.ff_a.data(), size_t(n) * c.intermediate);
-    if (ctx.online.had_down) fwht_rows(s.ff_a.data(), n, c.intermediate);
+    if (ctx.online.had_down) fwht_row_blocks(s.ff_a.data(), n, c.intermediate, ctx.online.had_down_block);
     ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);
     ctx.project(*l.fc2, s.ff_a.data(), s.tmp.data());
     add_rows(x, s.tmp.data(), nh);

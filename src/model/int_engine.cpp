@@ -46,9 +46,10 @@ IntegerReport use_integer_kernels(Model& m) {
         for (Layer& l : m.layers)
             if (auto* il = dynamic_cast<IntLinear*>((l.down ? l.down : l.fc2).get())) downs.push_back(il);
         if (downs.size() == m.layers.size() &&
-            std::all_of(downs.begin(), downs.end(), [](const IntLinear* il) { return il->accepts_input_hadamard(); })) {
-            for (IntLinear* il : downs) il->fuse_input_hadamard();
+            std::all_of(downs.begin(), downs.end(), [&](const IntLinear* il) { return il->accepts_input_hadamard(m.online.had_down_block); })) {
+            for (IntLinear* il : downs) il->fuse_input_hadamard(m.online.had_down_block);
             m.online.had_down = false;
+            m.online.had_down_block = 0;
             report.fused_hadamard = true;
         }
     }

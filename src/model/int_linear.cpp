@@ -67,7 +67,7 @@ void IntLinear::forward(const float* x, int n, float* y) const {
     zero_a_.resize(size_t(n));
     if (act_.mode == ActQuant::Mode::PerToken && hadamard_input_) {
         kern::hadamard_quantize_rows_u8(x, n, in, in, act_.spec.bits, act_.spec.symmetric, codes_.data(), ld,
-                                        scale_a_.data(), zero_a_.data());
+                                        scale_a_.data(), zero_a_.data(), hadamard_block_);
     } else if (act_.mode == ActQuant::Mode::PerToken) {
         kern::quantize_rows_u8(x, n, in, in, act_.spec.bits, act_.spec.symmetric, codes_.data(), ld, scale_a_.data(),
                                zero_a_.data());
@@ -85,12 +85,17 @@ void IntLinear::forward(const float* x, int n, float* y) const {
     gemm_(codes_.data(), n, ld, w_, dq, y, out_features());
 }
 
-bool IntLinear::accepts_input_hadamard() const {
-    return act_.mode == ActQuant::Mode::PerToken && hadamard_size_supported(in_features());
+bool IntLinear::accepts_input_hadamard(int block) const {
+    const int in = in_features();
+    const bool size_ok = block == 0 ? hadamard_size_supported(in) : block >= 2 && !(block & (block - 1)) && in % block == 0;
+    return act_.mode == ActQuant::Mode::PerToken && size_ok;
 }
 
 std::string IntLinear::kind() const {
-    return fmt::format("integer W{}A{}{} ({})", wbits_, act_.spec.bits, hadamard_input_ ? " + fused Hadamard" : "",
+    const std::string had = !hadamard_input_ ? ""
+                            : hadamard_block_ ? fmt::format(" + fused Hadamard (blocks of {})", hadamard_block_)
+                                              : " + fused Hadamard";
+    return fmt::format("integer W{}A{}{} ({})", wbits_, act_.spec.bits, had,
                        kern::path_name(kern::active_path()));
 }
 

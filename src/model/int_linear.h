@@ -24,9 +24,13 @@ public:
     void forward(const float* x, int n, float* y) const override;
     std::string kind() const override;
     // Whether forward can apply the online Walsh–Hadamard transform (QuaRot's R4) to its input, fused with
-    // the per-token quantization: the input is quantized per token and its width has a fast transform.
-    bool accepts_input_hadamard() const;
-    void fuse_input_hadamard() { hadamard_input_ = accepts_input_hadamard(); }
+    // the per-token quantization: the input is quantized per token and its width has a fast transform
+    // (block 0: the whole row, m·2^k; block B: I ⊗ H_B/√B, B a power of two dividing the width).
+    bool accepts_input_hadamard(int block = 0) const;
+    void fuse_input_hadamard(int block = 0) {
+        hadamard_input_ = accepts_input_hadamard(block);
+        hadamard_block_ = block;
+    }
     // Resident bytes: packed weights, their scales and the bias.
     size_t weight_bytes() const { return w_.bytes() + (scale_w_.size() + bias_.size()) * sizeof(float); }
 
@@ -39,6 +43,7 @@ private:
     ActQuant act_;
     int wbits_ = 8;
     bool hadamard_input_ = false;
+    int hadamard_block_ = 0;  // OnlineTransforms::had_down_block
     mutable std::vector<uint8_t> codes_;
     mutable std::vector<float> scale_a_;
     mutable std::vector<int32_t> zero_a_;

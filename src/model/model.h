@@ -38,6 +38,8 @@ struct OnlineTransforms {
     // Online Hadamard transforms of rotation recipes (QuaRot's R4 and R3); the matching inverse is folded
     // into the weights, so the FP result is unchanged.
     bool had_down = false;  // R4: fwht on down_proj's input (weights hold W·Hᵀ)
+    // R4's size: 0 = the whole input row (QuaRot's m·2^k), B = block-diagonal I ⊗ H_B/√B (fwht_row_blocks).
+    int had_down_block = 0;
     bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
     // DFRot's Table 1 diagnostic: tokens whose residual is massive skip activation quantization.
     bool keep_massive_fp = false;

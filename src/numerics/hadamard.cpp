@@ -104,17 +104,13 @@ int hadamard_factor(int n) {
     // The smallest factor whose cofactor is a power of two (40·2^k is also 20·2^(k+1)).
     for (int m : hadamard_small_orders())
         if (n % m == 0 && is_pow2(n / m)) return m;
-    // A block-diagonal Hadamard of 2^k blocks fits any width the block divides (QuaRot's R4 in blocks).
-    std::string blocks;
-    for (int b : {128, 256, 512}) {
-        if (n <= b || n % b) continue;
-        if (!blocks.empty()) blocks += '|';
-        blocks += std::to_string(b);
-    }
+    // A block-diagonal Hadamard of 2^k blocks fits any width the block divides (the recipe key r4=block=B).
+    const int largest_block = n & -n;
     fail("hadamard", "size {} is not supported; supported: 2^k and m·2^k for m in {{{}}}; nearest supported sizes: "
                      "{} and {}{}",
          n, supported_list(), hadamard_size_below(n), hadamard_size_above(n),
-         blocks.empty() ? "" : "; or a block-diagonal R4 of 2^k blocks: r4=block=" + blocks);
+         largest_block > 1 ? fmt::format("; or a block-diagonal R4: r4=block=B, B a power of two up to {}", largest_block)
+                           : std::string());
 }
 
 void fwht_rows(float* x, int rows, int n, bool normalize) {
@@ -134,6 +130,14 @@ void fwht_rows(float* x, int rows, int n, bool normalize) {
         }
     }
     for (int r = 0; r < rows; r++) butterflies(x + size_t(r) * n, n, m, scale);
+}
+
+void fwht_row_blocks(float* x, int rows, int n, int block) {
+    if (block == 0 || block == n) return fwht_rows(x, rows, n);
+    if (block < 2 || !is_pow2(block) || n % block != 0)
+        fail("hadamard", "block {} of a row of {}: blocks must be powers of two that divide the row", block, n);
+    // The blocks of a row are contiguous, so [rows x n] is [rows·n/block x block] of independent rows.
+    fwht_rows(x, rows * (n / block), block);
 }
 
 void fwht_rows_ref(float* x, int rows, int n, bool normalize) {

@@ -10,8 +10,8 @@
 namespace tameq {
 
 // The small factor m of n = m·2^k (1 for powers of two), or a tameq::Error naming the supported orders, the
-// nearest supported sizes below and above n, and the block-diagonal R4 (r4=block=128|256|512) where a block
-// divides n.
+// nearest supported sizes below and above n, and the block-diagonal R4 (r4=block=B, B a power of two dividing
+// n) where n is even.
 int hadamard_factor(int n);
 bool hadamard_size_supported(int n);
 // The largest supported size <= n and the smallest >= n (n itself when supported).
@@ -25,6 +25,11 @@ int hadamard_size_above(int n);
 // buffer (the fused Hadamard + quantize kernel) use the same size so each of their blocks is one chunk.
 constexpr int kFwhtChunkFloats = 1 << 20;
 void fwht_rows(float* x, int rows, int n, bool normalize = true);
+
+// The block-diagonal transform I_{n/block} ⊗ H_block/√block on each row: every run of `block` consecutive
+// entries gets its own fwht (block-R4, the power-of-two blocks vLLM's Hadacore kernel runs). block 0 means the
+// whole row (fwht_rows). A block that is not a power of two or does not divide n is a tameq::Error.
+void fwht_row_blocks(float* x, int rows, int n, int block);
 
 // Reference: the dense product with H_n, entries generated on the fly, accumulated in double. O(n²) per row.
 void fwht_rows_ref(float* x, int rows, int n, bool normalize = true);

@@ -107,6 +107,7 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
             }
             spec["weight"] = {{"bits", q.spec.bits}, {"symmetric", q.spec.symmetric},
                               {"granularity", granularity_name(q.spec.granularity)}, {"group", q.spec.group_size}};
+            if (q.spec.narrow) spec["weight"]["narrow"] = true;  // written only when set: older readers' files stay the same
         } else {
             w.add_f32(key + ".weight", {rows, cols}, fq ? fq->dense().weight : as_dense(lin).weight);
             spec["weight"] = nullptr;
@@ -143,7 +144,9 @@ void QuantizedDirWriter::skeleton(Model&& m) {
     w.write(tmp_ + "/model-embed-head.safetensors");
     shards_.push_back("model-embed-head.safetensors");
     state_->cfg = c;
-    state_->online = {{"had_down", m.online.had_down}, {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
+    state_->online = {{"had_down", m.online.had_down},
+                      {"had_down_block", m.online.had_down_block},
+                      {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
     if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
         state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
 }

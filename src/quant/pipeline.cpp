@@ -1,5 +1,6 @@
 #include "quant/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -132,8 +133,15 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     }
     if (rotating && !family_of(cfg).rms_norm)
         fail(model_path, "rotations need RMSNorm (Llama family); {} uses LayerNorm", cfg.architecture);
+    const int r4_block = std::max(r.r4.block, 0);  // OnlineTransforms::had_down_block
     if (rotating) {
-        hadamard_factor(cfg.intermediate);  // R4 needs a supported Hadamard size; say so before any work
+        // R4 needs a supported Hadamard size (full) or a block that divides the row; say so before any work.
+        if (r.r4.block == R4Choice::kFull) hadamard_factor(cfg.intermediate);
+        if (r4_block && cfg.intermediate % r4_block) {
+            const int largest = cfg.intermediate & -cfg.intermediate;  // the largest power of two dividing it
+            fail("recipe", "r4=block={} does not divide intermediate size {} of {} ({})", r4_block, cfg.intermediate,
+                 model_path, largest >= 2 ? fmt::format("blocks that do: powers of two up to {}", largest) : "no block does");
+        }
         hadamard_factor(cfg.head_dim);
     }
 
@@ -157,8 +165,9 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     if (rotating) {
         fold_final_norm_scale(skeleton);
         rotate_skeleton_residual(skeleton, r1);
-        skeleton.online.had_down = true;
-        skeleton.online.had_qk = r.kvbits < 16;
+        skeleton.online.had_down = r.r4.block != R4Choice::kNone;
+        skeleton.online.had_down_block = r4_block;
+        skeleton.online.had_qk = r.kvbits < 16 && r.r3 == OnlineR3::On;
     }
     skeleton.online.keep_massive_fp = r.keep_massive_fp;
     skeleton.kv_policy = kv_policy(r);
@@ -166,7 +175,8 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     if (gptq || channelwise) {
         runner = std::make_unique<LayerRunner>(skeleton, calib);
         // Calibration runs FP activations: the keep-massive diagnostic has nothing to exempt there.
-        runner->online = {.had_down = skeleton.online.had_down, .had_qk = skeleton.online.had_qk};
+        runner->online = skeleton.online;
+        runner->online.keep_massive_fp = false;
     }
     const OutlierTuneOptions ot{r.abits, r.symmetrize, r.ot_clip_search, r.ot_fold};
     const QuantSpec static_spec = static_act_spec(r);
@@ -180,7 +190,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
             fold_layer_norm_scales(skeleton, l);
             rotate_layer_residual(skeleton, l, r1);
             rotate_layer_heads_vo(skeleton, l, r2);
-            fold_layer_hadamard_down(l);
+            if (skeleton.online.had_down) fold_layer_hadamard_down(l, r4_block);
         }
         std::map<Tap, std::vector<float>> static_steps;  // per norm output; absent: per-token quantization
         if (channelwise) {

@@ -91,6 +91,23 @@ std::vector<std::string> model_rotation_names() {
     return names;
 }
 
+std::string r4_text(R4Choice c) {
+    if (c.block == R4Choice::kFull) return "full";
+    if (c.block == R4Choice::kNone) return "none";
+    return fmt::format("block={}", c.block);
+}
+
+R4Choice parse_r4(std::string_view key, const std::string& text) {
+    if (text == "full") return {R4Choice::kFull};
+    if (text == "none") return {R4Choice::kNone};
+    if (text.starts_with("block=")) {
+        const int b = to_int(key, text.substr(6));
+        if (b < 2 || (b & (b - 1))) fail("recipe", "'{}' block size must be a power of two >= 2, got {}", key, b);
+        return {b};
+    }
+    fail("recipe", "'{}' needs full, none or block=B (B a power of two, e.g. block=128), got '{}'", key, text);
+}
+
 const RecipeKey* find_recipe_key(std::string_view name) {
     for (const RecipeKey& k : kRecipeKeys)
         if (k.key == name || (!k.alias.empty() && k.alias == name)) return &k;
@@ -107,6 +124,7 @@ void set_recipe_key(Recipe& r, const RecipeKey& k, const std::string& value) {
             else if constexpr (std::is_same_v<T, bool>) dst = to_bool(k.key, value);
             else if constexpr (std::is_same_v<T, uint64_t>) dst = to_uint64(k.key, value);
             else if constexpr (std::is_same_v<T, std::string>) dst = value;
+            else if constexpr (std::is_same_v<T, R4Choice>) dst = parse_r4(k.key, value);
             else dst = parse_choice<T>(value);
         },
         k.field);
@@ -120,6 +138,7 @@ std::string recipe_key_value(const Recipe& r, const RecipeKey& k) {
             using T = std::remove_cvref_t<decltype(v)>;
             if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
             else if constexpr (std::is_same_v<T, std::string>) return v;
+            else if constexpr (std::is_same_v<T, R4Choice>) return r4_text(v);
             else if constexpr (is_choice_v<T>) return std::string(choice_name(v));
             else return fmt::format("{}", v);  // floats: the shortest text that reads back as the same float
         },
@@ -135,6 +154,7 @@ std::string recipe_key_kind(const RecipeKey& k) {
             else if constexpr (std::is_same_v<T, bool>) return "bool";
             else if constexpr (std::is_same_v<T, uint64_t>) return "uint64";
             else if constexpr (std::is_same_v<T, std::string>) return "text";
+            else if constexpr (std::is_same_v<T, R4Choice>) return "{full,none,block=B}";
             else return fmt::format("{{{}}}", join(ChoiceNames<T>::names.data(), ChoiceNames<T>::names.size(), ","));
         },
         k.field);
@@ -156,6 +176,10 @@ void Recipe::validate() const {
     // Asymmetric 8-bit codes run 0..255, which the simulated weights' int8 codes (model/fake_quant.h) cannot
     // hold: codes from 128 up would wrap and dequantize to wrong values. Refused until the codes widen.
     if (w_asym && wbits == 8) fail("recipe", "w-asym with w=8 is not supported (codes 0..255 do not fit int8); use w=8 symmetric or w<=7");
+    if (w_narrow && w_asym) fail("recipe", "w-narrow restricts symmetric grids; it cannot be combined with w-asym");
+    if (rotate == Rotation::None && (r4 != R4Choice{} || r3 != OnlineR3::On))
+        fail("recipe", "{} needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes",
+             r4 != R4Choice{} ? "r4=" + r4_text(r4) : std::string("r3=") + std::string(choice_name(r3)));
     if (!rotation_file.empty() && rotate != Rotation::File)
         fail("recipe", "rotation-file {} needs rotate=file, got rotate={}", rotation_file, choice_name(rotate));
 }
@@ -185,6 +209,8 @@ std::string Recipe::summary() const {
     s += " W" + std::to_string(wbits) + "A" + std::to_string(abits) + "KV" + std::to_string(kvbits);
     if (wbits < 16) s += fmt::format(" {}", choice_name(weights));
     if (w_group) s += " g" + std::to_string(w_group);
+    if (r4 != R4Choice{}) s += " r4=" + r4_text(r4);
+    if (r3 != OnlineR3::On) s += " r3=none";
     if (keep_massive_fp) s += " massive-fp";
     if (method == Method::SmoothQuant) s += " alpha=" + std::to_string(sq_alpha).substr(0, 4);
     if (method == Method::OutlierTune && !symmetrize) s += " unshifted";
@@ -213,10 +239,23 @@ std::vector<const RecipeKey*> apply_recipe_text(Recipe& r, const std::string& te
     return set;
 }
 
+namespace {
+// r4=full and r3=on are the defaults, which validate() cannot tell from unset: said explicitly on a recipe
+// without rotation they would do nothing, so they fail like any other value there.
+void refuse_online_keys_without_rotation(const Recipe& r, const std::vector<const RecipeKey*>& set) {
+    if (r.rotate != Rotation::None) return;
+    for (const RecipeKey* k : set)
+        if (k->key == "r4" || k->key == "r3")
+            fail("recipe", "{}={} needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes",
+                 k->key, recipe_key_value(r, *k));
+}
+}  // namespace
+
 Recipe parse_recipe(const std::string& text) {
     Recipe r;
-    apply_recipe_text(r, text);
+    const auto set = apply_recipe_text(r, text);
     r.validate();
+    refuse_online_keys_without_rotation(r, set);
     return r;
 }
 
@@ -233,6 +272,8 @@ Recipe compose_recipe(const std::string& text, const std::vector<std::pair<const
         from_flags.push_back(k);
     }
     r.validate();
+    from_flags.insert(from_flags.end(), from_text.begin(), from_text.end());
+    refuse_online_keys_without_rotation(r, from_flags);
     return r;
 }
 
@@ -244,6 +285,7 @@ void to_json(nlohmann::json& j, const Recipe& r) {
                 const auto& v = r.*field;
                 using T = std::remove_cvref_t<decltype(v)>;
                 if constexpr (is_choice_v<T>) j[std::string(k.json)] = std::string(choice_name(v));
+                else if constexpr (std::is_same_v<T, R4Choice>) j[std::string(k.json)] = r4_text(v);
                 else j[std::string(k.json)] = v;
             },
             k.field);
@@ -259,6 +301,7 @@ void from_json(const nlohmann::json& j, Recipe& r) {
                 auto& dst = r.*field;
                 using T = std::remove_reference_t<decltype(dst)>;
                 if constexpr (is_choice_v<T>) dst = parse_choice<T>(j.at(name).get<std::string>());
+                else if constexpr (std::is_same_v<T, R4Choice>) dst = parse_r4(k.key, j.at(name).get<std::string>());
                 else j.at(name).get_to(dst);
             },
             k.field);

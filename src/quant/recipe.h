@@ -25,6 +25,18 @@ namespace tameq {
 enum class Method { Rtn, OutlierTune, SmoothQuant };   // rtn: no channel method; rotations use Rotation
 enum class Rotation { None, RO, RH, DFRot, File };    // R1 of the residual stream
 enum class WeightQuantizer { Rtn, Gptq };
+enum class OnlineR3 { On, None };                     // R3 on q/k after RoPE (on: when the KV cache is quantized)
+
+// R4, the online Hadamard before down_proj of rotation recipes: QuaRot's full H_n (n = intermediate = m·2^k),
+// none (R1/R2 only), or the block-diagonal I_{n/B} ⊗ H_B/√B with B a power of two (vLLM's Hadacore kernel
+// runs those almost free). Spelled "full", "none", "block=B" (so `--recipe r4=block=128` and `--r4 block=128`).
+struct R4Choice {
+    static constexpr int kFull = 0, kNone = -1;
+    int block = kFull;  // kFull, kNone or B
+    bool operator==(const R4Choice&) const = default;
+};
+std::string r4_text(R4Choice c);
+R4Choice parse_r4(std::string_view key, const std::string& text);  // fails naming the key
 
 // One name per enum value, in the order of the values; `noun` names the choice in error messages.
 template <class E> struct ChoiceNames;
@@ -39,6 +51,10 @@ template <> struct ChoiceNames<Rotation> {
 template <> struct ChoiceNames<WeightQuantizer> {
     static constexpr std::string_view noun = "weight quantizer";
     static constexpr std::array<std::string_view, 2> names = {"rtn", "gptq"};
+};
+template <> struct ChoiceNames<OnlineR3> {
+    static constexpr std::string_view noun = "r3";
+    static constexpr std::array<std::string_view, 2> names = {"on", "none"};
 };
 template <> struct ChoiceNames<MassiveMarking> {
     static constexpr std::string_view noun = "massive-token marking";
@@ -63,9 +79,12 @@ struct Recipe {
     Rotation rotate = Rotation::None;
     std::string rotation_file;
     uint64_t seed = 0;
+    R4Choice r4;
+    OnlineR3 r3 = OnlineR3::On;
     int wbits = 16, abits = 16, kvbits = 16;  // 16 = keep in floating point
     WeightQuantizer weights = WeightQuantizer::Rtn;
     bool w_asym = false;
+    bool w_narrow = false;
     int w_group = 0;
     bool w_clip_search = true;
     bool act_order = false;
@@ -109,7 +128,8 @@ constexpr KeyRange at_least(double lo) { return {lo}; }
 
 // The field a key sets; its type is the key's kind (int, float, bool, text, uint64 or one of the enums).
 using RecipeField = std::variant<int Recipe::*, float Recipe::*, bool Recipe::*, uint64_t Recipe::*, std::string Recipe::*,
-                                 Method Recipe::*, Rotation Recipe::*, WeightQuantizer Recipe::*, MassiveMarking Recipe::*>;
+                                 Method Recipe::*, Rotation Recipe::*, WeightQuantizer Recipe::*, MassiveMarking Recipe::*,
+                                 OnlineR3 Recipe::*, R4Choice Recipe::*>;
 
 struct RecipeKey {
     std::string_view key;    // in "--recipe key=value" and as the flag "--key" of tameq quantize
@@ -135,6 +155,8 @@ inline constexpr RecipeKey kRecipeKeys[] = {
     {"kv", "kvbits", "kvbits", "KV-cache bits (16 = keep)", &Recipe::kvbits, kBitsRange},
     {"weights", "weights", "", "weight quantizer", &Recipe::weights},
     {"w-asym", "w_asym", "", "asymmetric weight grids (default symmetric)", &Recipe::w_asym},
+    {"w-narrow", "w_narrow", "", "symmetric weight codes in ±(2^(w-1)-1), llama.cpp's Q8_0 grid (no code -2^(w-1))",
+     &Recipe::w_narrow},
     {"group", "w_group", "", "weight group size (0 = per output channel)", &Recipe::w_group, at_least(0)},
     {"w-clip-search", "w_clip_search", "", "MSE clip search of the weight grids (GPTQ/QuaRot default)", &Recipe::w_clip_search},
     {"act-order", "act_order", "", "GPTQ: quantize columns by decreasing Hessian diagonal", &Recipe::act_order},
@@ -158,6 +180,9 @@ inline constexpr RecipeKey kRecipeKeys[] = {
     {"dfrot-rows", "dfrot_rows", "", "DFRot rows refined on: every massive row + a seeded sample of the rest (0 = all)",
      &Recipe::dfrot_rows, at_least(0)},
     {"marking", "dfrot_marking", "", "DFRot rule for massive tokens", &Recipe::dfrot_marking},
+    {"r4", "r4", "", "rotations: Hadamard before down_proj, full (m·2^k), none, or block=B (B a power of two)",
+     &Recipe::r4},
+    {"r3", "r3", "", "rotations: Hadamard on q/k after RoPE when kv < 16 (none: never)", &Recipe::r3},
 };
 
 // The key spelled `name` (its key or its alias), or nullptr.

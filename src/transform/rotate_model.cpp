@@ -80,9 +80,9 @@ void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<fl
     right_multiply(o.weight, o.out_features() * skeleton.cfg.n_heads, hd, r2);
 }
 
-void fold_layer_hadamard_down(Layer& l) {
+void fold_layer_hadamard_down(Layer& l, int block) {
     DenseLinear& d = as_dense(l.down ? *l.down : *l.fc2);
-    fwht_rows(d.weight.data(), d.out_features(), d.in_features());  // W·Hᵀ: row w ↦ H·w
+    fwht_row_blocks(d.weight.data(), d.out_features(), d.in_features(), block);  // W·Hᵀ: row w ↦ H·w
 }
 
 void rotate_residual(Model& m, const std::vector<float>& r1) {
@@ -94,10 +94,14 @@ void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
     for (Layer& l : m.layers) rotate_layer_heads_vo(m, l, r2);
 }
 
-void add_online_hadamard_down(Model& m) {
-    hadamard_factor(m.cfg.intermediate);  // throws for unsupported sizes before touching weights
-    for (Layer& l : m.layers) fold_layer_hadamard_down(l);
+void add_online_hadamard_down(Model& m, int block) {
+    // Throws for unsupported sizes before touching weights.
+    if (block == 0) hadamard_factor(m.cfg.intermediate);
+    else if (block < 2 || (block & (block - 1)) || m.cfg.intermediate % block)
+        fail(m.source, "R4 block {} must be a power of two dividing intermediate size {}", block, m.cfg.intermediate);
+    for (Layer& l : m.layers) fold_layer_hadamard_down(l, block);
     m.online.had_down = true;
+    m.online.had_down_block = block;
 }
 
 void add_online_hadamard_qk(Model& m) {

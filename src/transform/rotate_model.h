@@ -3,7 +3,8 @@
 //   R1 on the residual stream: embeddings E·R1; readers (q, k, v, gate, up, lm_head) W·R1;
 //      writers (o, down) R1ᵀ·W and their biases.
 //   R2 per head on v/o: v rows of each KV head R2ᵀ·W_v,h; o columns of each head W_o,h·R2.
-//   R4 online before down_proj: weights W·Hᵀ offline, fwht on the activations in the forward pass.
+//   R4 online before down_proj: weights W·Hᵀ offline, fwht on the activations in the forward pass; H is
+//      QuaRot's full H_n (block 0) or the block-diagonal I ⊗ H_B/√B (B a power of two dividing n).
 //   R3 online on q and k after RoPE (no weight change).
 // Each leaves the FP32 function unchanged up to rounding.
 #include <vector>
@@ -15,14 +16,14 @@ namespace tameq {
 // Per block, for streaming (norms of `l` must be folded):
 void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1);
 void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2);  // r2: head_dim²
-void fold_layer_hadamard_down(Layer& l);
+void fold_layer_hadamard_down(Layer& l, int block = 0);
 // Embeddings and lm_head (the final norm must be folded).
 void rotate_skeleton_residual(Model& m, const std::vector<float>& r1);
 
 // Whole-model versions (fold_norm_scales first).
 void rotate_residual(Model& m, const std::vector<float>& r1);
 void rotate_heads_vo(Model& m, const std::vector<float>& r2);
-void add_online_hadamard_down(Model& m);  // folds W·Hᵀ and sets m.online.had_down
+void add_online_hadamard_down(Model& m, int block = 0);  // folds W·Hᵀ, sets m.online.had_down(_block)
 void add_online_hadamard_qk(Model& m);    // sets m.online.had_qk
 
 }  // namespace tameq

@@ -40,19 +40,19 @@ void quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symm
 }
 
 void hadamard_quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symmetric, uint8_t* q, int ldq,
-                               float* scale, int32_t* zero) {
+                               float* scale, int32_t* zero, int block) {
     // Fused: rows go through a cache-sized block (transform in place there, then straight to codes), so the
     // [m x k] input is read once and no transformed copy of it is written back to memory. The block is
     // fwht_rows' own sgemm chunk (kFwhtChunkFloats): smaller blocks cost more in sgemm calls than they save.
     if (m < 0 || k <= 0 || ldx < k || ldq < k) fail("kernels", "hadamard_quantize_rows_u8: bad shape [{} x {}]", m, k);
-    const int block = std::max(1, kFwhtChunkFloats / k);
+    const int chunk = std::max(1, kFwhtChunkFloats / k);
     thread_local std::vector<float> buf;
-    buf.resize(static_cast<size_t>(std::min(block, std::max(m, 1))) * k);
-    for (int r0 = 0; r0 < m; r0 += block) {
-        const int nr = std::min(block, m - r0);
+    buf.resize(static_cast<size_t>(std::min(chunk, std::max(m, 1))) * k);
+    for (int r0 = 0; r0 < m; r0 += chunk) {
+        const int nr = std::min(chunk, m - r0);
         for (int i = 0; i < nr; ++i)
             std::memcpy(&buf[static_cast<size_t>(i) * k], x + static_cast<size_t>(r0 + i) * ldx, sizeof(float) * k);
-        fwht_rows(buf.data(), nr, k);
+        fwht_row_blocks(buf.data(), nr, k, block);
         quantize_rows_u8(buf.data(), nr, k, k, bits, symmetric, q + static_cast<size_t>(r0) * ldq, ldq, scale + r0,
                          zero + r0);
     }

@@ -13,9 +13,11 @@ namespace tameq::kern {
 void quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symmetric, uint8_t* q, int ldq,
                       float* scale, int32_t* zero);
 
-// The same after the orthonormal Walsh–Hadamard transform of each row (transform/hadamard.h
+// The same after the orthonormal Walsh–Hadamard transform of each row (numerics/hadamard.h
 // fwht_rows, so k must be a supported size), fused: one pass over x, which is left unchanged.
+// block > 0: the block-diagonal transform I ⊗ H_block/√block instead (fwht_row_blocks; a power of two
+// dividing k); the codes and grid are still per whole row.
 void hadamard_quantize_rows_u8(const float* x, int m, int k, int ldx, int bits, bool symmetric, uint8_t* q, int ldq,
-                               float* scale, int32_t* zero);
+                               float* scale, int32_t* zero, int block = 0);
 
 }  // namespace tameq::kern
