@@ -48,7 +48,8 @@ TEST(HadamardSmall, EveryOrderIsHadamardExactly) {
 }
 
 TEST(HadamardSmall, RequiredOrdersAreListed) {
-    EXPECT_EQ(hadamard_small_orders(), (std::vector<int>{12, 20, 28, 36, 40, 52, 60, 108, 140, 148, 156, 172}));
+    EXPECT_EQ(hadamard_small_orders(),
+              (std::vector<int>{12, 20, 28, 36, 40, 44, 52, 60, 68, 76, 84, 100, 108, 124, 132, 140, 148, 156, 172}));
 }
 
 TEST(Hadamard, FactorSplitsSizes) {
@@ -62,17 +63,47 @@ TEST(Hadamard, FactorSplitsSizes) {
     EXPECT_EQ(hadamard_factor(40), 20);
     EXPECT_TRUE(hadamard_size_supported(5120));
     EXPECT_FALSE(hadamard_size_supported(6));
-    EXPECT_FALSE(hadamard_size_supported(44 * 8));
+    EXPECT_TRUE(hadamard_size_supported(44 * 8));
+    EXPECT_FALSE(hadamard_size_supported(92 * 8));  // 92 = 4·23: neither Paley construction (91, 45) reaches it
+}
+
+// The FFN, hidden and head sizes of the real checkpoints issue 16 names (and a few of their siblings), from their
+// config.json files, with the factor each one's Hadamard is built from. Every one is supported except
+// Qwen2.5-72B's FFN (29568 = 231·128), whose error names the nearest sizes and the block-diagonal R4.
+TEST(Hadamard, RealCheckpointSizes) {
+    struct Size {
+        const char* what;
+        int n, factor;
+    };
+    const Size sizes[] = {
+        {"Qwen3-8B ffn", 12288, 12},        {"Qwen3-8B hidden", 4096, 1},        {"Qwen3 head_dim", 128, 1},
+        {"Qwen3-4B ffn", 9728, 76},         {"Qwen3-4B hidden", 2560, 20},       {"Qwen3-14B ffn", 17408, 68},
+        {"Qwen3-14B hidden", 5120, 20},     {"Qwen3-32B ffn", 25600, 100},       {"Qwen2.5-7B ffn", 18944, 148},
+        {"Qwen2.5-7B hidden", 3584, 28},    {"Qwen2.5-3B ffn", 11008, 172},      {"Qwen2.5-3B hidden", 2048, 1},
+        {"Qwen2.5-1.5B ffn", 8960, 140},    {"Qwen2.5-1.5B hidden", 1536, 12},   {"Qwen2.5-0.5B ffn", 4864, 76},
+        {"Qwen2.5-0.5B hidden", 896, 28},   {"Phi-3-mini ffn", 8192, 1},         {"Phi-3-mini hidden", 3072, 12},
+        {"Phi-3-mini head_dim", 96, 12},    {"Mixtral-8x7B ffn", 14336, 28},     {"Mixtral-8x7B hidden", 4096, 1},
+        {"Gemma-2-9B ffn", 14336, 28},      {"Gemma-2-9B hidden (7·512)", 3584, 28}, {"Gemma-2-9B head_dim", 256, 1},
+        {"Gemma-3-4B ffn", 10240, 20},      {"Gemma-3-4B hidden", 2560, 20},
+    };
+    for (const Size& s : sizes) {
+        EXPECT_TRUE(hadamard_size_supported(s.n)) << s.what << " " << s.n;
+        EXPECT_EQ(hadamard_factor(s.n), s.factor) << s.what << " " << s.n;
+    }
+    EXPECT_FALSE(hadamard_size_supported(29568));  // Qwen2.5-72B ffn = 231·128
+    EXPECT_EQ(hadamard_size_below(29568), 28672);  // 28·1024
+    EXPECT_EQ(hadamard_size_above(29568), 30720);  // 60·512
 }
 
 TEST(Hadamard, UnsupportedSizeNamesTheSupportedOnes) {
     try {
-        hadamard_factor(100);
+        hadamard_factor(29568);
         FAIL() << "expected an error";
     } catch (const Error& e) {
         EXPECT_STREQ(e.what(),
-                     "hadamard: size 100 is not supported; supported: 2^k and m·2^k for m in "
-                     "{12, 20, 28, 36, 40, 52, 60, 108, 140, 148, 156, 172}");
+                     "hadamard: size 29568 is not supported; supported: 2^k and m·2^k for m in "
+                     "{12, 20, 28, 36, 40, 44, 52, 60, 68, 76, 84, 100, 108, 124, 132, 140, 148, 156, 172}; nearest "
+                     "supported sizes: 28672 and 30720; or a block-diagonal R4: r4=block=B, B a power of two up to 128");
     }
     std::vector<float> x(6);
     EXPECT_THROW(fwht_rows(x.data(), 1, 6), Error);

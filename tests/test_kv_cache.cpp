@@ -160,3 +160,52 @@ TEST(KvCache, IntegerEngineWithCodeCacheMatchesSimulation) {
         EXPECT_LT(std::fabs(int_ppl / sim_ppl - 1.0), 2e-3) << recipe << ": int " << int_ppl << " vs sim " << sim_ppl;
     }
 }
+
+// Sliding-window attention against the definition, in double: the query at position p attends to keys
+// max(0, p − w + 1) .. p. Prefill from position 0, prefill continuing at pos0 > 0 (queries whose windows start at
+// different keys), and decode, over an FP32 cache and a 4-bit code cache (whose decoded rows are the reference's
+// keys and values there).
+TEST(KvCache, SlidingWindowAttentionMatchesItsDefinition) {
+    const int kvh = 2, heads = 4, hd = 16, len = 13, kv_dim = kvh * hd, group = heads / kvh;
+    auto k = test::random_floats(size_t(len) * kv_dim, -2.0f, 2.0f, 21);
+    auto v = test::random_floats(size_t(len) * kv_dim, -2.0f, 2.0f, 22);
+    auto q = test::random_floats(size_t(len) * heads * hd, -2.0f, 2.0f, 23);
+    const FakeQuantKv sim(kv_spec(4, 1.0f)), codes(kv_spec(4, 1.0f), true);
+    for (const FakeQuantKv* policy : {static_cast<const FakeQuantKv*>(nullptr), &codes}) {
+        KvCache cache = policy ? KvCache(1, len, kvh, hd, policy) : KvCache(1, len, kvh, hd, nullptr);
+        write_rows(cache, 0, 0, len, k, v);
+        // What the cache holds: the FP32 rows, or the simulated cache's rows for the code cache.
+        std::vector<float> kr = k, vr = v;
+        if (policy) {
+            sim.on_write(kr.data(), len, kvh, hd, true);
+            sim.on_write(vr.data(), len, kvh, hd, false);
+        }
+        for (int window : {1, 4, 6, 13, 40}) {
+            for (const auto& [pos0, n] : {std::pair{0, len}, std::pair{7, 6}, std::pair{12, 1}, std::pair{3, 1}}) {
+                std::vector<float> out(size_t(n) * heads * hd), scratch;
+                causal_attention(&q[size_t(pos0) * heads * hd], n, pos0, cache.keys(0), cache.values(0), heads, kvh, hd,
+                                 out.data(), scratch, window);
+                for (int i = 0; i < n; ++i)
+                    for (int h = 0; h < heads; ++h) {
+                        const int p = pos0 + i, first = std::max(0, p - window + 1), g = h / group;
+                        const float* qi = &q[(size_t(p) * heads + h) * hd];
+                        std::vector<double> w;
+                        double mx = -1e300, sum = 0;
+                        for (int j = first; j <= p; ++j) {
+                            double s = 0;
+                            for (int d = 0; d < hd; ++d) s += double(qi[d]) * kr[size_t(j) * kv_dim + g * hd + d];
+                            w.push_back(s / std::sqrt(double(hd)));
+                            mx = std::max(mx, w.back());
+                        }
+                        for (double& x : w) sum += (x = std::exp(x - mx));
+                        for (int d = 0; d < hd; ++d) {
+                            double want = 0;
+                            for (int j = first; j <= p; ++j) want += w[size_t(j - first)] / sum * vr[size_t(j) * kv_dim + g * hd + d];
+                            ASSERT_NEAR(out[(size_t(i) * heads + h) * hd + d], want, 1e-5 * (1 + std::fabs(want)))
+                                << (policy ? "codes" : "fp32") << " window " << window << " pos " << p << " head " << h;
+                        }
+                    }
+            }
+        }
+    }
+}

@@ -44,10 +44,24 @@ void run_info(const InfoArgs& a) {
     fmt::print("vocab         {}\n", c.vocab);
     fmt::print("context       {}\n", c.max_positions);
     if (llama) {
-        fmt::print("rope          theta {}{}\n", c.rope_theta,
-                   c.rope_scaling.type == "llama3" ? fmt::format(", llama3 scaling x{}", c.rope_scaling.factor) : "");
+        const RopeScaling& rs = c.rope_scaling;
+        std::string scaling;
+        if (rs.type == "llama3") scaling = fmt::format(", llama3 scaling x{}", rs.factor);
+        if (rs.type == "longrope")
+            scaling = fmt::format(", longrope x{} (original context {}, attention factor {:.4f})", rs.factor,
+                                  rs.original_max_position, rs.attention_factor);
+        fmt::print("rope          theta {}{}\n", c.rope_theta, scaling);
         fmt::print("norm          RMSNorm eps {}\n", c.norm_eps);
         fmt::print("biases        q/k/v {}, o {}, mlp {}\n", c.qkv_bias, c.o_bias, c.mlp_bias);
+        if (c.fused_projections) fmt::print("checkpoint    fused qkv_proj and gate_up_proj, split at load\n");
+        if (c.qk_norm) fmt::print("q/k norm      RMSNorm over head_dim {} on every q and k head, before RoPE\n", c.head_dim);
+        if (c.sliding_window > 0) {
+            std::string layers;
+            for (int i = 0; i < c.n_layers; ++i)
+                if (c.window_of(i)) layers += (layers.empty() ? "" : ",") + std::to_string(i);
+            fmt::print("attention     sliding window of {} tokens in layers {} of 0..{}, full elsewhere\n",
+                       c.sliding_window, layers, c.n_layers - 1);
+        }
     } else {
         fmt::print("norm          LayerNorm, {}\n", c.pre_layer_norm ? "pre-LN" : "post-LN");
         fmt::print("positions     learned, offset {}\n", c.position_offset);

@@ -252,14 +252,14 @@ Model load_compressed_tensors(const std::string& dir) {
         for (int i = 0; i < c.n_layers; ++i) {
             Layer l;
             for (const BlockRow& r : family.block) {
+                if (!r.present_in(c)) continue;
                 const std::string name = ct::module_name(family, i, r);
                 if (r.norm) {
                     Norm& n = l.*r.norm;
-                    n.weight = st.load_f32(name + ".weight", {c.hidden});
-                    if (st.has(name + ".bias")) n.bias = st.load_f32(name + ".bias", {c.hidden});
+                    n.weight = st.load_f32(name + ".weight", {r.norm_width(c)});
+                    if (st.has(name + ".bias")) n.bias = st.load_f32(name + ".bias", {r.norm_width(c)});
                     continue;
                 }
-                if (!r.present_in(c)) continue;
                 const Shape s = r.shape(c);
                 l.*r.linear = load_linear(st, name, scheme_of(qc, name), format, s.rows, s.cols, file);
             }

@@ -186,6 +186,9 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
     const ModelConfig& c = m.cfg;
     const Family& family = family_of(c);
     if (m.online.had_qk && !options.drop_r3) fail(meta, "R3 has no compressed-tensors carrier; export with --drop-r3");
+    for (const BlockRow& r : family.block)
+        if (r.hf_rows)  // engines load the fused tensor, which would have to be re-fused from the split linears
+            fail(meta, "{}: exporting a checkpoint with fused projections ({}) is not supported yet", c.architecture, r.hf);
 
     // Config groups: one per distinct scheme; each block row's modules must share one scheme.
     std::map<std::string, std::pair<json, std::vector<std::string>>> groups;  // scheme text -> (scheme, targets)
@@ -201,6 +204,7 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
         w.set_metadata("format", "pt");
         const Layer& l = m.layers[size_t(i)];
         for (const BlockRow& r : family.block) {
+            if (!r.present_in(c)) continue;  // e.g. Qwen3's q/k norms on a Llama checkpoint
             const std::string name = ct::module_name(family, i, r);
             if (r.norm) {
                 const Norm& n = l.*r.norm;

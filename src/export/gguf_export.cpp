@@ -105,8 +105,12 @@ public:
         m_ = load_model(path_);
         const ModelConfig& c = m_.cfg;
         const Family& family = family_of(c);
-        if (!family.gguf_layer_prefix) fail(path_, "GGUF export supports the Llama family only (got {})", c.architecture);
+        if (!family.gguf_layer_prefix)
+            fail(path_, "GGUF export supports the Llama family only, as llama.cpp's 'llama' architecture (got {}, whose "
+                        "{} slot table has no GGUF names)", c.architecture, family.name);
         if (c.rope_scaling.type != "default") fail(path_, "RoPE scaling '{}' is not exported", c.rope_scaling.type);
+        if (c.qk_norm) fail(path_, "llama.cpp's 'llama' architecture has no per-head q/k norms ({})", c.architecture);
+        if (c.sliding_window > 0) fail(path_, "llama.cpp's 'llama' architecture has no sliding-window attention");
         check_online();
 
         gguf::Writer w;
@@ -137,6 +141,7 @@ public:
         for (size_t i = 0; i < m_.layers.size(); ++i) {
             const Layer& l = m_.layers[i];
             for (const BlockRow& r : family.block) {
+                if (!r.present_in(c)) continue;  // Qwen3's q/k norms (refused above) in other configs
                 const std::string name = block_tensor_name(family.gguf_layer_prefix, int(i), r.gguf);
                 if (r.norm) add_norm(w, name, l.*r.norm, H);
                 else add_linear(w, name, r, *(l.*r.linear), r.linear == &Layer::down);

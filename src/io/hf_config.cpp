@@ -1,5 +1,6 @@
 #include "io/hf_config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -44,6 +45,37 @@ struct Reader {
     }
 };
 
+// transformers' _compute_longrope_parameters: factor = max_position_embeddings / original_max_position_embeddings
+// when the config has the latter (Phi-3), else the object's "factor"; attention_factor, unless given,
+// sqrt(1 + ln(factor) / ln(original)) (1 when factor <= 1).
+void parse_longrope(const Reader& r, const json& scaling, ModelConfig& c) {
+    RopeScaling& s = c.rope_scaling;
+    s.type = "longrope";
+    const float partial = r.get_float(scaling, "partial_rotary_factor", r.get_float(r.j, "partial_rotary_factor", 1.0f));
+    if (partial != 1.0f) fail(r.file, "partial_rotary_factor {} is not supported (only 1.0)", partial);
+    for (auto [key, out] : {std::pair{"short_factor", &s.short_factor}, std::pair{"long_factor", &s.long_factor}}) {
+        if (!scaling.contains(key) || !scaling[key].is_array() || scaling[key].size() != size_t(c.head_dim / 2))
+            fail(r.file, "longrope needs '{}': an array of head_dim/2 = {} numbers", key, c.head_dim / 2);
+        for (const json& v : scaling[key]) {
+            if (!v.is_number() || !(v.get<float>() > 0)) fail(r.file, "'{}' holds {}: expected positive numbers", key, v.dump());
+            out->push_back(v.get<float>());
+        }
+    }
+    int original = r.get_int("original_max_position_embeddings", 0);
+    if (!original && scaling.contains("original_max_position_embeddings") &&
+        scaling["original_max_position_embeddings"].is_number_integer())
+        original = scaling["original_max_position_embeddings"].get<int>();
+    if (original > 0) {
+        s.factor = float(c.max_positions) / float(original);
+    } else {
+        original = c.max_positions;
+        s.factor = r.get_float(scaling, "factor", 1.0f);
+    }
+    s.original_max_position = original;
+    const float dflt = s.factor <= 1.0f ? 1.0f : std::sqrt(1.0f + std::log(s.factor) / std::log(float(original)));
+    s.attention_factor = r.get_float(scaling, "attention_factor", dflt);
+}
+
 void parse_rope(const Reader& r, ModelConfig& c) {
     const json& j = r.j;
     // Newer transformers write {"rope_parameters": {"rope_theta": ..., "rope_type": ...}}; older write
@@ -65,7 +97,8 @@ void parse_rope(const Reader& r, ModelConfig& c) {
     for (const char* key : {"rope_type", "type"})
         if (scaling->contains(key) && (*scaling)[key].is_string()) type = (*scaling)[key].get<std::string>();
     if (type == "default") return;
-    if (type != "llama3") fail(r.file, "unsupported rope scaling type '{}' (supported: default, llama3)", type);
+    if (type == "longrope") return parse_longrope(r, *scaling, c);
+    if (type != "llama3") fail(r.file, "unsupported rope scaling type '{}' (supported: default, llama3, longrope)", type);
     RopeScaling& s = c.rope_scaling;
     s.type = type;
     s.factor = r.get_float(*scaling, "factor", 8.0f);
@@ -81,7 +114,39 @@ void parse_rope(const Reader& r, ModelConfig& c) {
         fail(r.file, "llama3 rope scaling needs factor > 0 and high_freq_factor > low_freq_factor");
 }
 
+// Which layers attend through a sliding window, as transformers decides it: Mistral and Phi-3 window every layer when
+// sliding_window is set; Qwen2/Qwen3 only when use_sliding_window is true, and then the layers that
+// layer_types marks "sliding_attention" (or, without layer_types, those from max_window_layers on).
+void parse_sliding_window(const Reader& r, ModelConfig& c) {
+    const json& j = r.j;
+    const std::string& a = c.architecture;
+    c.sliding_layers.assign(size_t(c.n_layers), false);
+    const bool every_layer = a == "MistralForCausalLM" || a == "Phi3ForCausalLM";  // no use_sliding_window switch
+    if (a == "LlamaForCausalLM" || !r.has("sliding_window")) return;
+    if (!every_layer && !r.get_bool("use_sliding_window", false)) return;
+    c.sliding_window = r.get_int("sliding_window");
+    if (r.has("layer_types")) {
+        const json& types = j["layer_types"];
+        if (!types.is_array() || types.size() != size_t(c.n_layers))
+            fail(r.file, "'layer_types' must be an array of num_hidden_layers = {} strings", c.n_layers);
+        for (size_t i = 0; i < types.size(); ++i) {
+            const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+            if (t != "sliding_attention" && t != "full_attention")
+                fail(r.file, "'layer_types'[{}] = {}: expected \"full_attention\" or \"sliding_attention\"", i,
+                     types[i].dump());
+            c.sliding_layers[i] = t == "sliding_attention";
+        }
+    } else {
+        const int first = every_layer ? 0 : r.get_int("max_window_layers", 0);
+        for (int i = first; i < c.n_layers; ++i) c.sliding_layers[size_t(i)] = true;
+    }
+}
+
 }  // namespace
+
+const char* supported_architectures() {
+    return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, OPTForCausalLM";
+}
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
     json j;
@@ -98,13 +163,13 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
         fail(file, "missing 'architectures'");
     c.architecture = j["architectures"][0].get<std::string>();
     const std::string& a = c.architecture;
-    if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM") {
+    if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM" || a == "Qwen3ForCausalLM" ||
+        a == "Phi3ForCausalLM") {
         c.family = ArchFamily::Llama;
     } else if (a == "OPTForCausalLM") {
         c.family = ArchFamily::OPT;
     } else {
-        fail(file, "unsupported architecture '{}' (supported: LlamaForCausalLM, MistralForCausalLM, "
-                   "Qwen2ForCausalLM, OPTForCausalLM)", a);
+        fail(file, "unsupported architecture '{}' (supported: {})", a, supported_architectures());
     }
     c.hidden = r.get_int("hidden_size");
     c.n_layers = r.get_int("num_hidden_layers");
@@ -125,14 +190,14 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
         if (act != "silu") fail(file, "unsupported hidden_act '{}' for {} (supported: silu)", act, a);
         const bool attention_bias = r.get_bool("attention_bias", false);
         c.qkv_bias = a == "Qwen2ForCausalLM" || attention_bias;
+        // Qwen3's attention_bias covers q/k/v and o alike; Llama's too.
         c.o_bias = attention_bias;
         c.mlp_bias = r.get_bool("mlp_bias", false);
-        if (a == "MistralForCausalLM" && r.has("sliding_window") && j["sliding_window"].is_number_integer() &&
-            j["sliding_window"].get<int64_t>() < c.max_positions)
-            fail(file, "sliding-window attention (window {}) is not supported", j["sliding_window"].get<int64_t>());
-        if (a == "Qwen2ForCausalLM" && r.get_bool("use_sliding_window", false))
-            fail(file, "sliding-window attention is not supported");
+        c.qk_norm = a == "Qwen3ForCausalLM";
+        c.fused_projections = a == "Phi3ForCausalLM";
+        parse_sliding_window(r, c);
     } else {
+        c.sliding_layers.assign(size_t(c.n_layers), false);
         c.n_kv_heads = c.n_heads;
         if (c.hidden % c.n_heads) fail(file, "hidden_size {} is not a multiple of num_attention_heads {}", c.hidden, c.n_heads);
         c.head_dim = c.hidden / c.n_heads;
@@ -157,7 +222,8 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
 std::string hf_config_text(const ModelConfig& c) {
     json j;
     if (c.family == ArchFamily::Llama) {
-        const bool known = c.architecture == "MistralForCausalLM" || c.architecture == "Qwen2ForCausalLM";
+        const bool known = c.architecture == "MistralForCausalLM" || c.architecture == "Qwen2ForCausalLM" ||
+                           c.architecture == "Qwen3ForCausalLM" || c.architecture == "Phi3ForCausalLM";
         j = {{"architectures", {known ? c.architecture : "LlamaForCausalLM"}}, {"hidden_size", c.hidden},
              {"num_hidden_layers", c.n_layers}, {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
              {"head_dim", c.head_dim}, {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab},
@@ -169,6 +235,19 @@ std::string hf_config_text(const ModelConfig& c) {
                                  {"low_freq_factor", c.rope_scaling.low_freq_factor},
                                  {"high_freq_factor", c.rope_scaling.high_freq_factor},
                                  {"original_max_position_embeddings", c.rope_scaling.original_max_position}};
+        if (c.rope_scaling.type == "longrope")
+            j["rope_scaling"] = {{"rope_type", "longrope"}, {"short_factor", c.rope_scaling.short_factor},
+                                 {"long_factor", c.rope_scaling.long_factor},
+                                 {"factor", c.rope_scaling.factor},
+                                 {"attention_factor", c.rope_scaling.attention_factor},
+                                 {"original_max_position_embeddings", c.rope_scaling.original_max_position}};
+        if (c.sliding_window > 0) {
+            json types = json::array();
+            for (bool s : c.sliding_layers) types.push_back(s ? "sliding_attention" : "full_attention");
+            j["sliding_window"] = c.sliding_window;
+            j["use_sliding_window"] = true;
+            j["layer_types"] = types;
+        }
     } else {
         j = {{"architectures", {"OPTForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
              {"num_attention_heads", c.n_heads}, {"ffn_dim", c.intermediate}, {"vocab_size", c.vocab},

@@ -1,18 +1,26 @@
 #pragma once
 // The model hyper-parameters every loader fills in: Hugging Face config.json
-// (Llama, Mistral, Qwen2, OPT) or a llama2.c checkpoint header.
+// (Llama, Mistral, Qwen2, Qwen3, OPT) or a llama2.c checkpoint header.
 #include <string>
+#include <vector>
 
 namespace tameq {
 
-enum class ArchFamily { Llama, OPT };  // Llama covers Mistral and Qwen2 (same block, optional q/k/v bias)
+// Llama covers Mistral, Qwen2, Qwen3 and Phi-3: the same block with optional q/k/v biases, per-head q/k norms
+// (Qwen3), sliding-window layers (Mistral, Phi-3, Qwen2/3 use_sliding_window) and fused projections in the
+// checkpoint (Phi-3, whose tensors the phi3 family's slot table names).
+enum class ArchFamily { Llama, OPT };
 
 struct RopeScaling {
-    std::string type = "default";  // "default" or "llama3"
+    std::string type = "default";  // "default", "llama3" or "longrope"
     float factor = 1.0f;
     float low_freq_factor = 1.0f;
     float high_freq_factor = 4.0f;
     int original_max_position = 8192;
+    // longrope (Phi-3): per-frequency divisors of inv_freq [head_dim/2], short_factor for contexts up to
+    // original_max_position and long_factor beyond; cos and sin are scaled by attention_factor.
+    std::vector<float> short_factor, long_factor;
+    float attention_factor = 1.0f;
 };
 
 struct ModelConfig {
@@ -33,6 +41,15 @@ struct ModelConfig {
     bool qkv_bias = false;  // Qwen2, Llama attention_bias
     bool o_bias = false;    // Llama attention_bias
     bool mlp_bias = false;  // Llama mlp_bias
+    bool fused_projections = false;  // Phi-3: the checkpoint holds qkv_proj and gate_up_proj (split at load)
+    bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on every q and k head, before RoPE (q_norm, k_norm)
+    // Sliding-window attention: a query at position p sees the keys of positions p - sliding_window + 1 .. p in
+    // the layers marked in sliding_layers ([n_layers]); 0: every layer attends to all earlier positions.
+    int sliding_window = 0;
+    std::vector<bool> sliding_layers;
+    int window_of(int layer) const {
+        return sliding_window > 0 && sliding_layers[size_t(layer)] ? sliding_window : 0;
+    }
     // OPT only
     int word_embed_proj_dim = 0;  // == hidden unless OPT-350M style project_in/out
     bool pre_layer_norm = true;   // do_layer_norm_before
@@ -41,6 +58,9 @@ struct ModelConfig {
     int bos_id = 1;
     int eos_id = 2;
 };
+
+// The architectures parse_hf_config accepts, as config.json spells them, comma-separated.
+const char* supported_architectures();
 
 // Parses `path` (a config.json, or a directory holding one). Errors name the file.
 ModelConfig load_hf_config(const std::string& path);

@@ -1,6 +1,7 @@
 #include "model/attention.h"
 
 #include <cblas.h>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -25,11 +26,28 @@ const float* head_rows(const KvRows& r, int kvh, int len, int n_kv_heads, int hd
     return tile;
 }
 
+// The same rows from position `first` on.
+KvRows from_position(const KvRows& r, int first, int n_kv_heads, int hd) {
+    KvRows out = r;
+    const size_t head_rows = size_t(first) * n_kv_heads;
+    if (r.f32) {
+        out.f32 = r.f32 + head_rows * hd;
+    } else {
+        out.codes = r.codes + head_rows * r.row_bytes;
+        out.scale = r.scale + head_rows;
+        out.zero = r.zero + head_rows;
+    }
+    return out;
+}
+
 }  // namespace
 
-void causal_attention(const float* q, int n, int pos0, const KvRows& k, const KvRows& v, int n_heads, int n_kv_heads,
-                      int hd, float* out, std::vector<float>& scratch) {
-    const int len = pos0 + n;  // keys visible to the last query
+void causal_attention(const float* q, int n, int pos0, const KvRows& k_all, const KvRows& v_all, int n_heads,
+                      int n_kv_heads, int hd, float* out, std::vector<float>& scratch, int window) {
+    // Keys first..pos0+n-1 are the ones some query sees; indices below are relative to `first`.
+    const int first = window > 0 ? std::max(0, pos0 - window + 1) : 0;
+    const KvRows k = from_position(k_all, first, n_kv_heads, hd), v = from_position(v_all, first, n_kv_heads, hd);
+    const int len = pos0 + n - first;  // keys visible to the last query
     const int q_stride = n_heads * hd;
     const int group = n_heads / n_kv_heads;
     const float scale = 1.0f / std::sqrt(float(hd));
@@ -50,9 +68,11 @@ void causal_attention(const float* q, int n, int pos0, const KvRows& k, const Kv
                         scores, len);
             for (int i = 0; i < n; ++i) {
                 float* row = &scores[size_t(i) * len];
-                const int visible = pos0 + i + 1;
-                softmax_row(row, visible);
-                std::fill(row + visible, row + len, 0.0f);
+                const int end = pos0 + i + 1 - first;                      // one past the query's own key
+                const int begin = window > 0 ? std::max(0, end - window) : 0;  // its first visible key
+                std::fill(row, row + begin, 0.0f);
+                softmax_row(row + begin, end - begin);
+                std::fill(row + end, row + len, 0.0f);
             }
             // out_h[n x hd] = P · V_h
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, len, 1.0f, scores, len, vh, vs, 0.0f,

@@ -27,7 +27,7 @@ namespace tameq {
 struct BlockContext;
 
 // Rows x columns of a tensor as stored (Hugging Face layout): a linear's weight is [out x in], an embedding
-// table [entries x width]. Norms are [hidden] and have no shape function.
+// table [entries x width]. Norms are [hidden] unless their row has a width function (Qwen3's per-head norms).
 struct Shape {
     int rows = 0, cols = 0;
 };
@@ -51,8 +51,14 @@ struct SlotRow {
     bool (*bias)(const ModelConfig&) = nullptr;       // null: never a bias
     bool (*present)(const ModelConfig&) = nullptr;    // null: always present
     int (*rope_heads)(const ModelConfig&) = nullptr;  // q and k: the heads whose output rows RoPE rotates
+    int (*width)(const ModelConfig&) = nullptr;       // norm rows: the norm's length; null: hidden
+    // Fused Hugging Face tensors (Phi-3's qkv_proj, gate_up_proj): this linear is rows [hf_first_row(c),
+    // hf_first_row(c) + shape.rows) of the stored [hf_rows(c) x cols] tensor `hf`. Null: the tensor is its own.
+    int (*hf_rows)(const ModelConfig&) = nullptr;
+    int (*hf_first_row)(const ModelConfig&) = nullptr;
 
     bool has_bias(const ModelConfig& c) const { return bias && bias(c); }
+    int norm_width(const ModelConfig& c) const { return width ? width(c) : c.hidden; }
     bool present_in(const ModelConfig& c) const { return !present || present(c); }
 };
 using BlockRow = SlotRow<Layer>;
@@ -75,9 +81,10 @@ struct Family {
 };
 
 const Family& family_llama();
+const Family& family_phi3();  // the Llama block over Phi-3's fused checkpoint tensors
 const Family& family_opt();
 const Family& family_of(ArchFamily f);
-inline const Family& family_of(const ModelConfig& c) { return family_of(c.family); }
+inline const Family& family_of(const ModelConfig& c) { return c.fused_projections ? family_phi3() : family_of(c.family); }
 // The family whose block rows `l` fills (a Layer does not carry its config).
 const Family& family_of(const Layer& l);
 

@@ -1,7 +1,13 @@
-// The Llama family (Llama, Mistral, Qwen2, llama2.c): its slot table and its decoder block, with QuaRot's
+// The Llama family (Llama, Mistral, Qwen2, Qwen3, llama2.c): its slot table and its decoder block, with QuaRot's
 // optional online Hadamards (R3 on q/k after RoPE, R4 before down) and tap points for calibration:
-//   h = x + o(attn(rope(q(n1)), rope(k(n1)), v(n1)))     n1 = rmsnorm(x)
-//   x' = h + down(silu(gate(n2)) * up(n2))               n2 = rmsnorm(h)
+//   h = x + o(attn(rope(qn(q(n1))), rope(kn(k(n1))), v(n1)))     n1 = rmsnorm(x)
+//   x' = h + down(silu(gate(n2)) * up(n2))                       n2 = rmsnorm(h)
+// qn/kn: Qwen3's q_norm/k_norm, one RMSNorm over head_dim applied to every head (identity elsewhere). attn:
+// causal, through the layer's sliding window where the config has one (Mistral, Qwen2/3 use_sliding_window).
+// Why the rotations stay exact with qn/kn: R1 acts on q/k's input side only (W·R1 and n1·R1 give the same q);
+// R2 touches v and o, which no per-head norm sits between; R3 is applied online after RoPE, i.e. after qn/kn,
+// to q and k alike, so q·kᵀ is unchanged. Only a rotation folded into q/k's *output* rows would have to commute
+// with qn/kn and RoPE, and tameq folds none.
 #include "model/engine.h"
 #include "model/family.h"
 #include "numerics/hadamard.h"
@@ -24,6 +30,10 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
     float* v_rows = ctx.cache.v(ctx.cache_layer, ctx.pos0);
     ctx.project(*l.k, s.xn.data(), k_rows);
     ctx.project(*l.v, s.xn.data(), v_rows);
+    if (!l.q_norm.weight.empty()) {
+        rms_norm(s.q.data(), n * c.n_heads, hd, l.q_norm, c.norm_eps, s.q.data());
+        rms_norm(k_rows, n * c.n_kv_heads, hd, l.k_norm, c.norm_eps, k_rows);
+    }
     ctx.rope.apply(s.q.data(), n, c.n_heads, ctx.pos0);
     ctx.rope.apply(k_rows, n, c.n_kv_heads, ctx.pos0);
     if (ctx.online.had_qk) {
@@ -47,6 +57,8 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
 bool qkv_bias(const ModelConfig& c) { return c.qkv_bias; }
 bool o_bias(const ModelConfig& c) { return c.o_bias; }
 bool mlp_bias(const ModelConfig& c) { return c.mlp_bias; }
+bool qk_norm(const ModelConfig& c) { return c.qk_norm; }
+int head_width(const ModelConfig& c) { return c.head_dim; }
 
 const BlockRow kBlock[] = {
     {.norm = &Layer::attn_norm, .canonical = "attn_norm", .hf = "input_layernorm", .llama2c = "rms_att", .gguf = "attn_norm"},
@@ -58,6 +70,11 @@ const BlockRow kBlock[] = {
      .rope_heads = [](const ModelConfig& c) { return c.n_kv_heads; }},
     {.linear = &Layer::v, .canonical = "v", .hf = "self_attn.v_proj", .llama2c = "wv", .gguf = "attn_v", .input = Tap::AttnIn,
      .shape = [](const ModelConfig& c) { return Shape{kv_dim(c), c.hidden}; }, .bias = qkv_bias},
+    // Qwen3's per-head norms (llama.cpp's GGUF names; export-gguf refuses them, its 'llama' architecture has none).
+    {.norm = &Layer::q_norm, .canonical = "q_norm", .hf = "self_attn.q_norm", .gguf = "attn_q_norm", .present = qk_norm,
+     .width = head_width},
+    {.norm = &Layer::k_norm, .canonical = "k_norm", .hf = "self_attn.k_norm", .gguf = "attn_k_norm", .present = qk_norm,
+     .width = head_width},
     {.linear = &Layer::o, .canonical = "o", .hf = "self_attn.o_proj", .llama2c = "wo", .gguf = "attn_output", .input = Tap::OIn,
      .shape = [](const ModelConfig& c) { return Shape{c.hidden, q_dim(c)}; }, .bias = o_bias},
     {.norm = &Layer::mlp_norm, .canonical = "mlp_norm", .hf = "post_attention_layernorm", .llama2c = "rms_ffn", .gguf = "ffn_norm"},

@@ -41,10 +41,23 @@ struct ModelReader::Impl {
         if (bias) b = src->load(prefix + ".bias", {out});
         return std::make_unique<DenseLinear>(in, out, std::move(w), std::move(b));
     }
-    Norm norm(const std::string& prefix, bool bias) const {
+    // A linear stored inside a fused tensor: its rows of the [hf_rows x cols] weight (and bias).
+    std::unique_ptr<Linear> fused_rows(const std::string& prefix, const BlockRow& r, const ModelConfig& c) const {
+        const Shape s = r.shape(c);
+        const int first = r.hf_first_row(c), total = r.hf_rows(c);
+        const std::vector<float> w = src->load(prefix + ".weight", {total, s.cols});
+        std::vector<float> mine(w.begin() + ptrdiff_t(first) * s.cols, w.begin() + ptrdiff_t(first + s.rows) * s.cols);
+        std::vector<float> b;
+        if (r.has_bias(c)) {
+            const std::vector<float> all = src->load(prefix + ".bias", {total});
+            b.assign(all.begin() + first, all.begin() + first + s.rows);
+        }
+        return std::make_unique<DenseLinear>(s.cols, s.rows, std::move(mine), std::move(b));
+    }
+    Norm norm(const std::string& prefix, int width, bool bias) const {
         Norm n;
-        n.weight = src->load(prefix + ".weight", {cfg.hidden});
-        if (bias) n.bias = src->load(prefix + ".bias", {cfg.hidden});
+        n.weight = src->load(prefix + ".weight", {width});
+        if (bias) n.bias = src->load(prefix + ".bias", {width});
         return n;
     }
 };
@@ -76,7 +89,7 @@ Model ModelReader::load_skeleton() const {
     for (const ModelRow& r : family.model) {
         if (!r.present_in(c)) continue;
         if (r.norm) {
-            m.*r.norm = impl_->norm(r.hf, r.has_bias(c));
+            m.*r.norm = impl_->norm(r.hf, r.norm_width(c), r.has_bias(c));
             continue;
         }
         const Shape s = r.shape(c);
@@ -100,9 +113,12 @@ Layer ModelReader::load_layer(int i) const {
     const Family& family = family_of(c);
     Layer l;
     for (const BlockRow& r : family.block) {
+        if (!r.present_in(c)) continue;
         const std::string name = block_tensor_name(family.hf_layer_prefix, i, r.hf);
         if (r.norm) {
-            l.*r.norm = impl_->norm(name, r.has_bias(c));
+            l.*r.norm = impl_->norm(name, r.norm_width(c), r.has_bias(c));
+        } else if (r.hf_rows) {
+            l.*r.linear = impl_->fused_rows(name, r, c);
         } else {
             const Shape s = r.shape(c);
             l.*r.linear = impl_->linear(name, s.cols, s.rows, r.has_bias(c));

@@ -57,13 +57,23 @@ RopeTable::RopeTable(const ModelConfig& cfg, int max_positions) : head_dim_(cfg.
             f = g;
         }
     }
+    float amplitude = 1.0f;
+    if (s.type == "longrope") {
+        // transformers' _compute_longrope_parameters, with its choice of factors made once for the table: the
+        // long ones when this context exceeds the original one (transformers decides per forward, by the
+        // sequence length so far; the two agree for any sequence that stays on one side of it).
+        const std::vector<float>& ext = max_positions > s.original_max_position ? s.long_factor : s.short_factor;
+        for (int i = 0; i < half; ++i)
+            inv_freq[size_t(i)] = 1.0f / (ext[size_t(i)] * std::pow(cfg.rope_theta, float(2 * i) / float(head_dim_)));
+        amplitude = s.attention_factor;
+    }
     cos_.resize(size_t(max_pos_) * half);
     sin_.resize(size_t(max_pos_) * half);
     for (int p = 0; p < max_pos_; ++p)
         for (int i = 0; i < half; ++i) {
             const float angle = float(p) * inv_freq[size_t(i)];
-            cos_[size_t(p) * half + i] = float(std::cos(double(angle)));
-            sin_[size_t(p) * half + i] = float(std::sin(double(angle)));
+            cos_[size_t(p) * half + i] = float(std::cos(double(angle))) * amplitude;
+            sin_[size_t(p) * half + i] = float(std::sin(double(angle))) * amplitude;
         }
 }
 

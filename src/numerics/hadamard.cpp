@@ -88,12 +88,29 @@ bool hadamard_size_supported(int n) {
     return false;
 }
 
+int hadamard_size_below(int n) {
+    while (n > 1 && !hadamard_size_supported(n)) --n;
+    return std::max(n, 1);
+}
+
+int hadamard_size_above(int n) {
+    n = std::max(n, 1);
+    while (!hadamard_size_supported(n)) ++n;  // ends: every power of two is supported
+    return n;
+}
+
 int hadamard_factor(int n) {
     if (is_pow2(n)) return 1;
     // The smallest factor whose cofactor is a power of two (40·2^k is also 20·2^(k+1)).
     for (int m : hadamard_small_orders())
         if (n % m == 0 && is_pow2(n / m)) return m;
-    fail("hadamard", "size {} is not supported; supported: 2^k and m·2^k for m in {{{}}}", n, supported_list());
+    // A block-diagonal Hadamard of 2^k blocks fits any width the block divides (the recipe key r4=block=B).
+    const int largest_block = n & -n;
+    fail("hadamard", "size {} is not supported; supported: 2^k and m·2^k for m in {{{}}}; nearest supported sizes: "
+                     "{} and {}{}",
+         n, supported_list(), hadamard_size_below(n), hadamard_size_above(n),
+         largest_block > 1 ? fmt::format("; or a block-diagonal R4: r4=block=B, B a power of two up to {}", largest_block)
+                           : std::string());
 }
 
 void fwht_rows(float* x, int rows, int n, bool normalize) {

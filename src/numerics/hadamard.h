@@ -9,9 +9,14 @@
 
 namespace tameq {
 
-// The small factor m of n = m·2^k (1 for powers of two), or a tameq::Error naming the supported sizes.
+// The small factor m of n = m·2^k (1 for powers of two), or a tameq::Error naming the supported orders, the
+// nearest supported sizes below and above n, and the block-diagonal R4 (r4=block=B, B a power of two dividing
+// n) where n is even.
 int hadamard_factor(int n);
 bool hadamard_size_supported(int n);
+// The largest supported size <= n and the smallest >= n (n itself when supported).
+int hadamard_size_below(int n);
+int hadamard_size_above(int n);
 
 // In place on `rows` rows of length n (row-major, contiguous). O(n log n) butterflies on the 2^k part and
 // a dense m×m product (sgemm) on the m part; scaled by 1/√n when `normalize`, so it is orthonormal.

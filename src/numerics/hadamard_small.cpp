@@ -284,7 +284,7 @@ Matrix build(int m) {
 }  // namespace
 
 const std::vector<int>& hadamard_small_orders() {
-    static const std::vector<int> orders = {12, 20, 28, 36, 40, 52, 60, 108, 140, 148, 156, 172};
+    static const std::vector<int> orders = {12, 20, 28, 36, 40, 44, 52, 60, 68, 76, 84, 100, 108, 124, 132, 140, 148, 156, 172};
     return orders;
 }
 

@@ -159,15 +159,16 @@ Model load_quantized_model(const std::string& dir) {
         for (int i = 0; i < c.n_layers; ++i) {
             Layer l;
             const std::string p = "layers." + std::to_string(i) + ".";
-            auto norm = [&](const std::string& name) {
+            auto norm = [&](const std::string& name, int width) {
                 Norm n;
-                n.weight = st.load_f32(p + name + ".weight", {c.hidden});
-                if (st.has(p + name + ".bias")) n.bias = st.load_f32(p + name + ".bias", {c.hidden});
+                n.weight = st.load_f32(p + name + ".weight", {width});
+                if (st.has(p + name + ".bias")) n.bias = st.load_f32(p + name + ".bias", {width});
                 return n;
             };
             for (const BlockRow& r : family.block) {
+                if (!r.present_in(c)) continue;
                 if (r.norm) {
-                    l.*r.norm = norm(r.canonical);
+                    l.*r.norm = norm(r.canonical, r.norm_width(c));
                     continue;
                 }
                 const std::string key = p + r.canonical;

@@ -79,7 +79,7 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
     // Tensors and tameq.json keys under the canonical names of the family's slot table.
     const Family& family = family_of(l);
     for (const BlockRow& r : family.block)
-        if (r.norm) put_norm(r.canonical, l.*r.norm);
+        if (r.norm && !(l.*r.norm).weight.empty()) put_norm(r.canonical, l.*r.norm);  // empty: not in this config
     for (const BlockRow& r : family.block) {
         if (!r.linear) continue;
         const std::string key = p + r.canonical;

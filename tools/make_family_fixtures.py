@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Small random-weight models of the families tameq loads, with transformers' fp32 outputs on them.
+
+Usage: make_family_fixtures.py OUTDIR [--only NAME ...]
+
+For each model of MODELS writes OUTDIR/NAME/:
+  config.json, model.safetensors (bf16: every weight is rounded to bf16 first, so the fp32 reference and the
+                                  stored checkpoint hold the same numbers)
+  ref_logits.json + ref_logits.f32  full-vocab fp32 logits of every position of PROMPT_LENGTHS prompts (token ids)
+  ref_greedy.json                   greedy continuation of prompt 0 by generate() (with its KV cache, so a
+                                    sliding-window cache is exercised in decode), checked against argmax over
+                                    full recomputation without a cache; top-1 minus top-2 margin of each step
+No tokenizer is needed: prompts are seeded random ids (BOS first). The vocabulary is 4096 so that the demo
+model's tokenizer.json (models/demo-gut-llama) can be put beside each directory on the CPU machine.
+
+The weights are drawn larger than transformers' init (std INIT_STD, norm weights 1 + 0.3·N(0,1), random
+biases) so that every part of the block moves the logits and greedy margins are not vanishingly small.
+For models with a sliding window the JSON also says how far the logits move when the window is removed
+(`window_effect`): a fixture whose prompt is longer than its window and whose logits depend on the window.
+Runs in float32 with eager attention and TF32 off, on the GPU when there is one.
+"""
+import argparse
+import copy
+import datetime
+import json
+import os
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoModelForCausalLM
+
+VOCAB = 4096
+BOS = 1
+INIT_STD = 0.12
+PROMPT_LENGTHS = [11, 24]  # BOS included; 24 > every sliding window below
+GREEDY_TOKENS = 16
+ROPE = {"rope_type": "default", "rope_theta": 1000000.0}
+
+COMMON = dict(vocab_size=VOCAB, bos_token_id=BOS, eos_token_id=2, pad_token_id=3, max_position_embeddings=256,
+              rms_norm_eps=1e-6, hidden_act="silu", initializer_range=INIT_STD, rope_parameters=ROPE)
+
+# Sizes: FFN widths with non-power-of-two Hadamard factors (152 = 76·2, 160 = 20·8, 304 = 76·4, 192 = 12·16),
+# GQA everywhere, head_dim independent of hidden/heads where the family allows it.
+MODELS = {
+    "qwen3-tied": ("Qwen3Config", dict(hidden_size=64, intermediate_size=152, num_hidden_layers=3,
+                                       num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                                       tie_word_embeddings=True, attention_bias=False)),
+    "qwen3-untied": ("Qwen3Config", dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=1, head_dim=64,
+                                         tie_word_embeddings=False, attention_bias=False)),
+    "mistral-swa": ("MistralConfig", dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2,
+                                          num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                          tie_word_embeddings=True, sliding_window=8)),
+    "qwen2-swa": ("Qwen2Config", dict(hidden_size=64, intermediate_size=304, num_hidden_layers=3,
+                                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                                      use_sliding_window=True, sliding_window=8, max_window_layers=1)),
+    # Fused qkv_proj / gate_up_proj, longrope scaling with original context 32 < max 128: prompts of 11 and 24
+    # tokens (and the greedy run, 27) use short_factor, the 40-token prompt long_factor; both scale cos/sin by
+    # sqrt(1 + ln(128/32) / ln(32)).
+    "phi3-longrope": ("Phi3Config", dict(hidden_size=64, intermediate_size=240, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+                                         max_position_embeddings=128, original_max_position_embeddings=32,
+                                         sliding_window=None,
+                                         rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                                          "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 4.0],
+                                                          "long_factor": [1.0, 1.5, 2.2, 3.0, 4.5, 6.0, 9.0, 12.0],
+                                                          "original_max_position_embeddings": 32})),
+}
+PROMPT_LENGTHS_OF = {"phi3-longrope": [11, 24, 40]}
+# Seeds of the weights (torch) and prompts (numpy), fixed per model so that adding a model changes no other.
+SEED = {"mistral-swa": 0, "qwen2-swa": 1, "qwen3-tied": 2, "qwen3-untied": 3, "phi3-longrope": 4}
+
+
+def exact_fp32():
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def build(name, device):
+    cls_name, kw = MODELS[name]
+    config = getattr(transformers, cls_name)(**{**COMMON, **kw})
+    config._attn_implementation = "eager"
+    torch.manual_seed(SEED[name] + 1)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("norm.weight"):
+                p.copy_(1 + 0.3 * torch.randn_like(p))
+            elif pname.endswith(".bias"):
+                p.copy_(0.1 * torch.randn_like(p))
+            else:
+                p.copy_(INIT_STD * torch.randn_like(p))
+            p.copy_(p.bfloat16().float())  # what the bf16 checkpoint holds
+    model.tie_weights()
+    return model.to(device).eval()
+
+
+def logits_of(model, ids, device):
+    x = torch.tensor([ids], device=device)
+    with torch.no_grad():
+        return model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False).logits[0].float().cpu().numpy()
+
+
+def prompts_for(name):
+    rng = np.random.default_rng(1000 + SEED[name])
+    return [[BOS] + rng.integers(4, VOCAB, size=n - 1).tolist() for n in PROMPT_LENGTHS_OF.get(name, PROMPT_LENGTHS)]
+
+
+def without_window(model, device):
+    """The same weights with every layer full attention (to measure what the window changes)."""
+    config = copy.deepcopy(model.config)
+    config.sliding_window = None
+    if hasattr(config, "use_sliding_window"):
+        config.use_sliding_window = False
+    if getattr(config, "layer_types", None) is not None:
+        config.layer_types = ["full_attention"] * config.num_hidden_layers
+    full = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    full.load_state_dict(model.state_dict())
+    return full.to(device).eval()
+
+
+def greedy(model, prompt, device):
+    x = torch.tensor([prompt], device=device)
+    model.generation_config.eos_token_id = None
+    gen = transformers.GenerationConfig(do_sample=False, max_new_tokens=GREEDY_TOKENS, min_new_tokens=0,
+                                        eos_token_id=None, pad_token_id=3, bos_token_id=BOS)
+    with torch.no_grad():
+        out = model.generate(x, attention_mask=torch.ones_like(x), generation_config=gen)
+    ids = out[0, len(prompt):].tolist()
+    # Argmax over full recomputation (no cache), and the margin of each step.
+    seq, recompute, margins = list(prompt), [], []
+    for _ in range(GREEDY_TOKENS):
+        last = logits_of(model, seq, device)[-1]
+        top2 = np.sort(last)[-2:]
+        margins.append(float(top2[1] - top2[0]))
+        nxt = int(last.argmax())
+        recompute.append(nxt)
+        seq.append(nxt)
+    return {"prompt_ids": prompt, "ids": ids, "recompute_ids": recompute, "recompute_matches": recompute == ids,
+            "top2_margins": margins}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir")
+    ap.add_argument("--only", nargs="*", default=None)
+    args = ap.parse_args()
+    exact_fp32()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    stamp = {"transformers": transformers.__version__, "torch": torch.__version__,
+             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    for name in args.only or MODELS:
+        d = os.path.join(args.outdir, name)
+        os.makedirs(d, exist_ok=True)
+        model = build(name, device)
+        prompts = prompts_for(name)
+        blobs, meta_prompts, offset = [], [], 0
+        for ids in prompts:
+            lg = logits_of(model, ids, device)
+            blobs.append(lg.astype("<f4").reshape(-1))
+            meta_prompts.append({"ids": ids, "shape": list(lg.shape), "offset_floats": offset,
+                                 "argmax": lg.argmax(axis=-1).tolist()})
+            offset += lg.size
+        meta = {"model": name, "file": "ref_logits.f32", "dtype": "float32 little-endian",
+                "layout": "prompts in order, each [position][vocab] row-major; prompt i starts at offset_floats",
+                "vocab": VOCAB, "prompts": meta_prompts,
+                "layer_types": getattr(model.config, "layer_types", None),
+                "sliding_window": getattr(model.config, "sliding_window", None),
+                "rope_parameters": getattr(model.config, "rope_parameters", None)}
+        if meta["sliding_window"]:
+            full = without_window(model, device)
+            effect = []
+            for p, ids in zip(meta_prompts, prompts):
+                a = np.frombuffer(np.concatenate(blobs).tobytes(), dtype="<f4")[p["offset_floats"]:][:np.prod(p["shape"])]
+                b = logits_of(full, ids, device).reshape(-1)
+                effect.append(float(np.abs(a - b).max() / np.abs(a).max()))
+            meta["window_effect"] = effect  # max |logit change| / max |logit| per prompt when the window is removed
+            del full
+        np.concatenate(blobs).tofile(os.path.join(d, "ref_logits.f32"))
+        with open(os.path.join(d, "ref_logits.json"), "w") as f:
+            json.dump({**meta, **stamp}, f, indent=1)
+            f.write("\n")
+        g = greedy(model, prompts[0], device)
+        with open(os.path.join(d, "ref_greedy.json"), "w") as f:
+            json.dump({"model": name, **g, **stamp}, f, indent=1)
+            f.write("\n")
+        model.to(torch.bfloat16).save_pretrained(d)
+        with open(os.path.join(d, "config.json")) as f:
+            saved = json.load(f)
+        print(f"{name}: {saved['architectures'][0]} params {sum(p.numel() for p in model.parameters())} "
+              f"logits {[p['shape'] for p in meta_prompts]} window_effect {meta.get('window_effect')} "
+              f"layer_types {meta['layer_types']} greedy {g['ids']} recompute_matches {g['recompute_matches']} "
+              f"min margin {min(g['top2_margins']):.4f}; files {sorted(os.listdir(d))}")
+
+
+if __name__ == "__main__":
+    main()
