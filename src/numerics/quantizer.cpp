@@ -35,26 +35,8 @@ double grid_error(const float* x, int n, QParams p, const QuantSpec& s, double s
     return err;
 }
 
-}  // namespace
-
-void QuantSpec::validate() const {
-    if (bits < 2 || bits > 8) fail("quantizer", "bits must be in 2..8, got {}", bits);
-    if (!(clip_ratio > 0.0f && clip_ratio <= 1.0f)) fail("quantizer", "clip ratio must be in (0, 1], got {}", clip_ratio);
-    if (granularity == Granularity::PerGroup && group_size <= 0)
-        fail("quantizer", "group-wise quantization needs a positive group size, got {}", group_size);
-}
-
-QParams find_qparams(const float* x, int n, const QuantSpec& s) {
-    float lo = 0.0f, hi = 0.0f;
-    for (int i = 0; i < n; ++i) {
-        lo = std::min(lo, x[i]);
-        hi = std::max(hi, x[i]);
-    }
-    lo *= s.clip_ratio;
-    hi *= s.clip_ratio;
-    if (hi - lo < tiny_range) return s.symmetric ? QParams{1.0f, 0.0f} : grid_for(-1.0f, 1.0f, s);
-    if (!s.mse_search) return grid_for(lo, hi, s);
-
+// GPTQ's search over p = 1.00 .. 0.21 on the range [lo, hi]: the first grid of least error.
+QParams mse_search(const float* x, int n, float lo, float hi, const QuantSpec& s) {
     // The first candidate (p = 1) is the plain grid; later ones replace it only if strictly better.
     QParams best{};
     double best_err = std::numeric_limits<double>::infinity();
@@ -68,6 +50,35 @@ QParams find_qparams(const float* x, int n, const QuantSpec& s) {
         }
     }
     return best;
+}
+
+// The range [lo, hi] of x (always containing 0), with the clip ratio; false for an all-zero range.
+bool clipped_range(const float* x, int n, const QuantSpec& s, float& lo, float& hi) {
+    lo = 0.0f;
+    hi = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        lo = std::min(lo, x[i]);
+        hi = std::max(hi, x[i]);
+    }
+    lo *= s.clip_ratio;
+    hi *= s.clip_ratio;
+    return !(hi - lo < tiny_range);
+}
+
+}  // namespace
+
+QParams find_qparams(const float* x, int n, const QuantSpec& s) {
+    float lo, hi;
+    if (!clipped_range(x, n, s, lo, hi)) return s.symmetric ? QParams{1.0f, 0.0f} : grid_for(-1.0f, 1.0f, s);
+    if (!s.mse_search) return grid_for(lo, hi, s);
+    return mse_search(x, n, lo, hi, s);
+}
+
+void QuantSpec::validate() const {
+    if (bits < 2 || bits > 8) fail("quantizer", "bits must be in 2..8, got {}", bits);
+    if (!(clip_ratio > 0.0f && clip_ratio <= 1.0f)) fail("quantizer", "clip ratio must be in (0, 1], got {}", clip_ratio);
+    if (granularity == Granularity::PerGroup && group_size <= 0)
+        fail("quantizer", "group-wise quantization needs a positive group size, got {}", group_size);
 }
 
 int groups_per_row(int cols, const QuantSpec& s) {
@@ -85,18 +96,32 @@ std::vector<QParams> fake_quantize_rows(float* x, int rows, int cols, const Quan
         for (int i = 0; i < n; ++i) x[i] = quantize_dequantize(x[i], p, s);
         return {p};
     }
-    int groups = groups_per_row(cols, s);
-    int width = cols / groups;
-    std::vector<QParams> params(static_cast<size_t>(rows) * groups);
-    for (int r = 0; r < rows; ++r) {
+    std::vector<QParams> params(static_cast<size_t>(rows) * groups_per_row(cols, s));
+    find_row_grids(x, cols, s, 0, rows, params.data());
+    apply_row_grids(x, cols, s, 0, rows, params.data());
+    return params;
+}
+
+void find_row_grids(const float* x, int cols, const QuantSpec& s, int row_begin, int row_end, QParams* grids) {
+    if (s.granularity == Granularity::PerTensor) fail("quantizer", "a per-tensor grid is not a grid per row");
+    const int groups = groups_per_row(cols, s);
+    const int width = cols / groups;
+    for (int r = row_begin; r < row_end; ++r)
+        for (int g = 0; g < groups; ++g)
+            grids[static_cast<size_t>(r) * groups + g] =
+                find_qparams(x + static_cast<size_t>(r) * cols + static_cast<size_t>(g) * width, width, s);
+}
+
+void apply_row_grids(float* x, int cols, const QuantSpec& s, int row_begin, int row_end, const QParams* grids) {
+    if (s.granularity == Granularity::PerTensor) fail("quantizer", "a per-tensor grid is not a grid per row");
+    const int groups = groups_per_row(cols, s);
+    const int width = cols / groups;
+    for (int r = row_begin; r < row_end; ++r)
         for (int g = 0; g < groups; ++g) {
             float* v = x + static_cast<size_t>(r) * cols + static_cast<size_t>(g) * width;
-            QParams p = find_qparams(v, width, s);
+            const QParams p = grids[static_cast<size_t>(r) * groups + g];
             for (int i = 0; i < width; ++i) v[i] = quantize_dequantize(v[i], p, s);
-            params[static_cast<size_t>(r) * groups + g] = p;
         }
-    }
-    return params;
 }
 
 }  // namespace tameq

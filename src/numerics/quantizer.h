@@ -51,6 +51,13 @@ inline float quantize_dequantize(float x, QParams p, const QuantSpec& s) {
 // grid for the whole matrix; this returns 1 for it too. Fails if group_size does not divide cols.
 int groups_per_row(int cols, const QuantSpec& s);
 
+// The grids of rows [row_begin, row_end) of a row-major matrix of `cols` columns, PerRow or PerGroup:
+// groups_per_row grids per row, row r's at grids[r * groups_per_row ...]. Rows are independent, so callers
+// may split the rows between threads and get the same grids.
+void find_row_grids(const float* x, int cols, const QuantSpec& s, int row_begin, int row_end, QParams* grids);
+// Rounds rows [row_begin, row_end) in place onto the grids find_row_grids gave them.
+void apply_row_grids(float* x, int cols, const QuantSpec& s, int row_begin, int row_end, const QParams* grids);
+
 // In place over a row-major [rows x cols] matrix ("fake quantization"). Returns the grids used so
 // integer kernels can reuse them: rows * groups_per_row entries, row-major; a single entry for PerTensor.
 std::vector<QParams> fake_quantize_rows(float* x, int rows, int cols, const QuantSpec& s);

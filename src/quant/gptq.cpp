@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "common/error.h"
+#include "common/stage_profile.h"
 
 namespace tameq {
 
@@ -76,11 +78,13 @@ std::vector<QParams> gptq_quantize(float* W, int rows, int cols, const float* H,
 
     // Row and tensor grids come from the original weights, before dead columns are zeroed.
     std::vector<QParams> params(spec.granularity == Granularity::PerTensor ? 1 : static_cast<size_t>(rows) * groups);
+    std::optional<ProfileScope> stage(std::in_place, "clip search");
     if (spec.granularity == Granularity::PerTensor)
         params[0] = find_qparams(W, rows * cols, spec);
     else if (!grouped)
         for (int r = 0; r < rows; ++r) params[r] = find_qparams(W + static_cast<size_t>(r) * n, cols, spec);
 
+    stage.reset();
     std::vector<double> h(H, H + n * n);
     for (double v : h)
         if (!std::isfinite(v)) fail("gptq", "the Hessian has non-finite entries");
@@ -107,8 +111,10 @@ std::vector<QParams> gptq_quantize(float* W, int rows, int cols, const float* H,
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < n; ++j) hp[i * n + j] = h[static_cast<size_t>(perm[i]) * n + perm[j]];
     h = {};
+    stage.emplace("GPTQ Cholesky");
     const std::vector<float> u = inverse_hessian_factor(hp, cols, opt.damp_percent);
     hp = {};
+    stage.reset();
 
     if (column_group) column_group->assign(n, 0);
     const int bs = opt.block_size;
