@@ -1,8 +1,10 @@
 #include "numerics/quantizer.h"
 
+#include <array>
 #include <limits>
 
 #include "common/error.h"
+#include "numerics/clip_error.h"
 
 namespace tameq {
 
@@ -35,18 +37,36 @@ double grid_error(const float* x, int n, QParams p, const QuantSpec& s, double s
     return err;
 }
 
-// GPTQ's search over p = 1.00 .. 0.21 on the range [lo, hi]: the first grid of least error.
-QParams mse_search(const float* x, int n, float lo, float hi, const QuantSpec& s) {
+// GPTQ's search over p = 1.00 .. 0.21 on the range [lo, hi]: the first grid of least error. With `filtered`,
+// a fast approximate error A_k (|A_k - E_k| <= tol·A_k + slack for the exact error E_k: clip_error.h) rules out
+// every candidate k with A_k(1 - tol) - slack > min_j A_j(1 + tol) + slack, since then E_k > E_j for that j:
+// such a k is never the least, nor tied with it. The survivors (one or two on real weights) get the exact
+// error in the oracle's order with its strict comparison, so the grid chosen is the oracle's, bit for bit.
+QParams mse_search(const float* x, int n, float lo, float hi, const QuantSpec& s, bool filtered) {
+    std::array<QParams, mse_steps> cands;
+    for (int i = 0; i < mse_steps; ++i) {
+        const float p = static_cast<float>(1.0 - static_cast<double>(i) / mse_grid);
+        cands[i] = grid_for(p * lo, p * hi, s);
+    }
+    std::array<bool, mse_steps> open;
+    open.fill(true);
+    if (filtered) {
+        std::array<double, mse_steps> approx;
+        approx_grid_errors(x, n, cands.data(), mse_steps, s, approx.data());
+        const double slack = kClipErrorSlackPerElement * n;
+        double best_upper = std::numeric_limits<double>::infinity();
+        for (double a : approx) best_upper = std::min(best_upper, a * (1.0 + kClipErrorTolerance) + slack);
+        for (int i = 0; i < mse_steps; ++i) open[i] = approx[i] * (1.0 - kClipErrorTolerance) - slack <= best_upper;
+    }
     // The first candidate (p = 1) is the plain grid; later ones replace it only if strictly better.
     QParams best{};
     double best_err = std::numeric_limits<double>::infinity();
     for (int i = 0; i < mse_steps; ++i) {
-        float p = static_cast<float>(1.0 - static_cast<double>(i) / mse_grid);
-        QParams cand = grid_for(p * lo, p * hi, s);
-        double err = grid_error(x, n, cand, s, best_err);
+        if (!open[i]) continue;
+        const double err = grid_error(x, n, cands[i], s, best_err);
         if (err < best_err) {
             best_err = err;
-            best = cand;
+            best = cands[i];
         }
     }
     return best;
@@ -65,14 +85,23 @@ bool clipped_range(const float* x, int n, const QuantSpec& s, float& lo, float& 
     return !(hi - lo < tiny_range);
 }
 
-}  // namespace
+bool all_finite(const float* x, int n) {
+    for (int i = 0; i < n; ++i)
+        if (!std::isfinite(x[i])) return false;
+    return true;
+}
 
-QParams find_qparams(const float* x, int n, const QuantSpec& s) {
+QParams find_qparams_with(const float* x, int n, const QuantSpec& s, bool filtered) {
     float lo, hi;
     if (!clipped_range(x, n, s, lo, hi)) return s.symmetric ? QParams{1.0f, 0.0f} : grid_for(-1.0f, 1.0f, s);
     if (!s.mse_search) return grid_for(lo, hi, s);
-    return mse_search(x, n, lo, hi, s);
+    return mse_search(x, n, lo, hi, s, filtered && have_approx_grid_errors() && all_finite(x, n));
 }
+
+}  // namespace
+
+QParams find_qparams(const float* x, int n, const QuantSpec& s) { return find_qparams_with(x, n, s, true); }
+QParams find_qparams_oracle(const float* x, int n, const QuantSpec& s) { return find_qparams_with(x, n, s, false); }
 
 void QuantSpec::validate() const {
     if (bits < 2 || bits > 8) fail("quantizer", "bits must be in 2..8, got {}", bits);

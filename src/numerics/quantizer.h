@@ -33,7 +33,11 @@ inline int qmax(const QuantSpec& s) { return s.symmetric ? (1 << (s.bits - 1)) -
 
 // The grid of n values (a row, a group or a whole tensor), with the spec's clip ratio and MSE search.
 // A range of zero (all-zero input) gets QuaRot's fallback: scale 1 (symmetric) or [-1, 1] (asymmetric).
+// The MSE search rules most candidates out with a vector approximation of the error (numerics/clip_error.h)
+// and compares the rest exactly, so it returns find_qparams_oracle's grid, bit for bit.
 QParams find_qparams(const float* x, int n, const QuantSpec& s);
+// The scalar oracle: every candidate's error exact.
+QParams find_qparams_oracle(const float* x, int n, const QuantSpec& s);
 
 // The clamped integer code. x / scale (a true division, as torch does) rounded half to even.
 inline int quantize_code(float x, QParams p, const QuantSpec& s) {
