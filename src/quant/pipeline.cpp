@@ -15,6 +15,7 @@
 #include "calib/channel_stats.h"
 #include "calib/dfrot_rows.h"
 #include "quant/gptq.h"
+#include "quant/parallel_rows.h"
 #include "calib/layer_runner.h"
 #include "model/fake_quant.h"
 #include "model/family.h"
@@ -92,13 +93,13 @@ std::unique_ptr<QuantizedWeight> quantize_weight(const DenseLinear& d, const Rec
     if (!h && spec.granularity == Granularity::PerTensor)
         return std::make_unique<QuantizedWeight>(quantize_weight_rtn(d.weight.data(), rows, cols, spec));
     std::vector<float> w = d.weight;
-    if (!h) {  // RTN: quantize_weight_rtn's steps, timed apart
+    if (!h) {  // RTN: quantize_weight_rtn's steps, timed apart and split by rows between threads
         std::vector<QParams> grids(size_t(rows) * groups_per_row(cols, spec));
         {
             ProfileScope stage("clip search");
-            find_row_grids(w.data(), cols, spec, 0, rows, grids.data());
+            parallel_rows(rows, 16, [&](int r0, int r1) { find_row_grids(w.data(), cols, spec, r0, r1, grids.data()); });
         }
-        apply_row_grids(w.data(), cols, spec, 0, rows, grids.data());
+        parallel_rows(rows, 64, [&](int r0, int r1) { apply_row_grids(w.data(), cols, spec, r0, r1, grids.data()); });
         return std::make_unique<QuantizedWeight>(codes_on_grid(w.data(), rows, cols, spec, std::move(grids)));
     }
     GptqOptions opt;
