@@ -52,6 +52,21 @@ void BM_rtn_weights(benchmark::State& state) {
 }
 BENCHMARK(BM_rtn_weights)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
+// The MSE clip search of 64 rows of 4096 (Llama-2-7B's q_proj width): arg 0 = the scalar oracle (every
+// candidate's error through std::pow), 1 = find_qparams (the vector filter, then the oracle on the survivors).
+void BM_clip_search_rows(benchmark::State& state) {
+    const int rows = 64, cols = 4096;
+    const auto w = randn(static_cast<size_t>(rows) * cols, 6);
+    const QuantSpec s = w4(true);
+    for (auto _ : state)
+        for (int r = 0; r < rows; ++r) {
+            const float* x = w.data() + static_cast<size_t>(r) * cols;
+            benchmark::DoNotOptimize(state.range(0) ? find_qparams(x, cols, s) : find_qparams_oracle(x, cols, s));
+        }
+    state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(BM_clip_search_rows)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 // GPTQ of down_proj [512 x 1536] with a Hessian from 4096 calibration rows; arg = MSE search.
 void BM_gptq_down_proj(benchmark::State& state) {
     const int rows = 512, cols = 1536;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/stage_profile.h"
 
 namespace tameq {
 
@@ -56,6 +57,7 @@ std::vector<float> ChannelRange::absmax_after_shift(const std::vector<float>& sh
 
 void ChannelStatsTap::on(int, Tap where, const float* x, int n, int dim) {
     if (where == Tap::AttnResidual || where == Tap::MlpResidual) return;
+    ProfileScope stage("statistics/Hessian");
     auto it = ranges_.find(where);
     if (it == ranges_.end()) it = ranges_.emplace(where, ChannelRange(dim)).first;
     if (it->second.dim != dim) fail("calibration", "tap {} saw {} channels, then {}", tap_name(where), it->second.dim, dim);

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "common/interrupt.h"
+#include "common/stage_profile.h"
 #include "quant/quantized_format.h"
 #include "quant/pipeline.h"
 #include "quant/recipe.h"
@@ -20,6 +21,7 @@ namespace {
 
 struct QuantizeArgs {
     std::string model, out, tokenizer, recipe_text;
+    bool profile = false;
     // What each recipe key's flag was given; a vector, so that a flag given twice is our one-line error.
     std::array<std::vector<std::string>, std::size(kRecipeKeys)> values;
 };
@@ -30,6 +32,8 @@ void run_quantize(QuantizeArgs& a) {
         for (const std::string& v : a.values[i]) given.emplace_back(&kRecipeKeys[i], v);
     const Recipe r = compose_recipe(a.recipe_text, given);
     install_interrupt_handler();
+    StageProfile profile;
+    if (a.profile) set_thread_profile(&profile);
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     const std::string tok_source = a.tokenizer.empty() ? a.model : a.tokenizer;
     QuantizedDirWriter writer(a.out, a.model, tok_source, r);
@@ -42,6 +46,11 @@ void run_quantize(QuantizeArgs& a) {
                    report.dfrot_massive_rows, report.dfrot_losses.front(),
                    *std::min_element(report.dfrot_losses.begin(), report.dfrot_losses.end()), report.dfrot_seconds);
     fmt::print("\n");
+    if (a.profile) {
+        set_thread_profile(nullptr);
+        fmt::print("profile, per layer and outside the layer loop: wall seconds (cores used = CPU time / wall)\n{}",
+                   profile.table());
+    }
 }
 
 const CommandRegistrar reg([](CLI::App& app) {
@@ -64,6 +73,7 @@ const CommandRegistrar reg([](CLI::App& app) {
         o->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
     cmd->add_option("--tokenizer", a->tokenizer, "tokenizer file or directory (default: beside the model)");
+    cmd->add_flag("--profile", a->profile, "print the wall and CPU time of each stage, per layer and in total");
     cmd->callback([a] { run_quantize(*a); });
 });
 

@@ -37,7 +37,11 @@ inline int qmax(const QuantSpec& s) { return s.symmetric ? (1 << (s.bits - 1)) -
 
 // The grid of n values (a row, a group or a whole tensor), with the spec's clip ratio and MSE search.
 // A range of zero (all-zero input) gets QuaRot's fallback: scale 1 (symmetric) or [-1, 1] (asymmetric).
+// The MSE search rules most candidates out with a vector approximation of the error (numerics/clip_error.h)
+// and compares the rest exactly, so it returns find_qparams_oracle's grid, bit for bit.
 QParams find_qparams(const float* x, int n, const QuantSpec& s);
+// The scalar oracle: every candidate's error exact.
+QParams find_qparams_oracle(const float* x, int n, const QuantSpec& s);
 
 // The clamped integer code. x / scale (a true division, as torch does) rounded half to even.
 inline int quantize_code(float x, QParams p, const QuantSpec& s) {
@@ -54,6 +58,13 @@ inline float quantize_dequantize(float x, QParams p, const QuantSpec& s) {
 // Grids per row of a [rows x cols] matrix: 1 (PerRow), cols / group_size (PerGroup). PerTensor has one
 // grid for the whole matrix; this returns 1 for it too. Fails if group_size does not divide cols.
 int groups_per_row(int cols, const QuantSpec& s);
+
+// The grids of rows [row_begin, row_end) of a row-major matrix of `cols` columns, PerRow or PerGroup:
+// groups_per_row grids per row, row r's at grids[r * groups_per_row ...]. Rows are independent, so callers
+// may split the rows between threads and get the same grids.
+void find_row_grids(const float* x, int cols, const QuantSpec& s, int row_begin, int row_end, QParams* grids);
+// Rounds rows [row_begin, row_end) in place onto the grids find_row_grids gave them.
+void apply_row_grids(float* x, int cols, const QuantSpec& s, int row_begin, int row_end, const QParams* grids);
 
 // In place over a row-major [rows x cols] matrix ("fake quantization"). Returns the grids used so
 // integer kernels can reuse them: rows * groups_per_row entries, row-major; a single entry for PerTensor.

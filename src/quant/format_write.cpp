@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/sha256.h"
+#include "common/stage_profile.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "model/fake_quant.h"
@@ -70,6 +71,7 @@ QuantizedDirWriter::~QuantizedDirWriter() {
 }
 
 void QuantizedDirWriter::layer(int index, Layer&& l) {
+    ProfileScope stage("pack");
     SafeTensorsWriter w;
     const std::string p = "layers." + std::to_string(index) + ".";
     auto put_norm = [&](const std::string& name, const Norm& n) {
@@ -119,11 +121,13 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
         state_->linears[key] = spec;
     }
     const std::string shard = fmt::format("model-layer-{:04d}.safetensors", index);
+    stage.next("write");
     w.write(tmp_ + "/" + shard);
     shards_.push_back(shard);
 }
 
 void QuantizedDirWriter::skeleton(Model&& m) {
+    ProfileScope stage("write");
     SafeTensorsWriter w;
     const ModelConfig& c = m.cfg;
     for (const ModelRow& r : family_of(c).model) {
@@ -152,6 +156,7 @@ void QuantizedDirWriter::skeleton(Model&& m) {
 }
 
 void QuantizedDirWriter::finish(const PipelineReport& report) {
+    ProfileScope stage("write");
     // Index: every tensor of every shard.
     json weight_map = json::object();
     for (const std::string& shard : shards_) {

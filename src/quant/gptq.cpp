@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "common/error.h"
+#include "common/stage_profile.h"
+#include "quant/parallel_rows.h"
 
 namespace tameq {
 
@@ -22,9 +25,19 @@ void HessianAccumulator::add(const float* x, int rows) {
     float alpha = static_cast<float>(2.0 / static_cast<double>(total));
     // h = beta * h + alpha * xᵀx on the upper triangle, then mirrored.
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols_, rows, alpha, x, cols_, beta, h_.data(), cols_);
-    for (int i = 0; i < cols_; ++i)
-        for (int j = i + 1; j < cols_; ++j) h_[static_cast<size_t>(j) * cols_ + i] = h_[static_cast<size_t>(i) * cols_ + j];
     count_ = total;
+    mirrored_ = false;
+}
+
+const std::vector<float>& HessianAccumulator::h() const {
+    // ssyrk reads and writes only the upper triangle, so mirroring once here (a strided pass over n² floats,
+    // as slow as a small ssyrk at n = 11008) instead of after every add gives the same matrix.
+    if (!mirrored_) {
+        for (int i = 0; i < cols_; ++i)
+            for (int j = i + 1; j < cols_; ++j) h_[static_cast<size_t>(j) * cols_ + i] = h_[static_cast<size_t>(i) * cols_ + j];
+        mirrored_ = true;
+    }
+    return h_;
 }
 
 namespace {
@@ -76,11 +89,13 @@ std::vector<QParams> gptq_quantize(float* W, int rows, int cols, const float* H,
 
     // Row and tensor grids come from the original weights, before dead columns are zeroed.
     std::vector<QParams> params(spec.granularity == Granularity::PerTensor ? 1 : static_cast<size_t>(rows) * groups);
+    std::optional<ProfileScope> stage(std::in_place, "clip search");
     if (spec.granularity == Granularity::PerTensor)
         params[0] = find_qparams(W, rows * cols, spec);
     else if (!grouped)
-        for (int r = 0; r < rows; ++r) params[r] = find_qparams(W + static_cast<size_t>(r) * n, cols, spec);
+        parallel_rows(rows, 16, [&](int r0, int r1) { find_row_grids(W, cols, spec, r0, r1, params.data()); });
 
+    stage.reset();
     std::vector<double> h(H, H + n * n);
     for (double v : h)
         if (!std::isfinite(v)) fail("gptq", "the Hessian has non-finite entries");
@@ -90,9 +105,7 @@ std::vector<QParams> gptq_quantize(float* W, int rows, int cols, const float* H,
         for (int r = 0; r < rows; ++r) W[r * n + c] = 0.0f;
     }
     if (grouped && opt.static_groups)
-        for (int r = 0; r < rows; ++r)
-            for (int g = 0; g < groups; ++g)
-                params[static_cast<size_t>(r) * groups + g] = find_qparams(W + r * n + static_cast<size_t>(g) * gs, gs, spec);
+        parallel_rows(rows, 16, [&](int r0, int r1) { find_row_grids(W, cols, spec, r0, r1, params.data()); });
 
     // Work on a column-permuted copy: perm[k] is the original column quantized k-th. A stable sort keeps
     // ties (equal H_ii) in their original order, where torch.argsort leaves it unspecified.
@@ -107,8 +120,10 @@ std::vector<QParams> gptq_quantize(float* W, int rows, int cols, const float* H,
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < n; ++j) hp[i * n + j] = h[static_cast<size_t>(perm[i]) * n + perm[j]];
     h = {};
+    stage.emplace("GPTQ Cholesky");
     const std::vector<float> u = inverse_hessian_factor(hp, cols, opt.damp_percent);
     hp = {};
+    stage.reset();
 
     if (column_group) column_group->assign(n, 0);
     const int bs = opt.block_size;
@@ -119,32 +134,35 @@ std::vector<QParams> gptq_quantize(float* W, int rows, int cols, const float* H,
         for (int i = 0; i < count; ++i)
             for (int r = 0; r < rows; ++r) wt[static_cast<size_t>(i) * rows + r] = at(wp, r, i1 + i);
 
-        for (int i = 0; i < count; ++i) {
-            const int c = i1 + i;
-            int g = 0;
-            if (grouped) {
-                g = opt.static_groups ? perm[c] / gs : c / gs;
+        auto group_of = [&](int c) { return !grouped ? 0 : opt.static_groups ? perm[c] / gs : c / gs; };
+        if (column_group && grouped)
+            for (int i = 0; i < count; ++i) (*column_group)[perm[i1 + i]] = group_of(i1 + i);
+        // Inside a block every row's columns depend only on that row, so the rows split between threads
+        // with the same arithmetic per element as one thread does.
+        parallel_rows(rows, 64, [&](int r0, int r1) {
+            for (int i = 0; i < count; ++i) {
+                const int c = i1 + i;
+                const int g = group_of(c);
                 // Like the public code, the grid is found on the weights as they stand in the working
                 // matrix: updated by earlier blocks, not yet by earlier columns of this block.
-                if (!opt.static_groups && c % gs == 0)
-                    for (int r = 0; r < rows; ++r) params[static_cast<size_t>(r) * groups + g] = find_qparams(&at(wp, r, c), gs, spec);
-                if (column_group) (*column_group)[perm[c]] = g;
+                if (grouped && !opt.static_groups && c % gs == 0)
+                    for (int r = r0; r < r1; ++r) params[static_cast<size_t>(r) * groups + g] = find_qparams(&at(wp, r, c), gs, spec);
+                const float d = u[c * n + c];
+                float* w = &wt[static_cast<size_t>(i) * rows];
+                float* e = &err[static_cast<size_t>(i) * rows];
+                for (int r = r0; r < r1; ++r) {
+                    const QParams& p = params.size() == 1 ? params[0] : params[static_cast<size_t>(r) * groups + g];
+                    float q = quantize_dequantize(w[r], p, spec);
+                    e[r] = (w[r] - q) / d;
+                    w[r] = q;
+                }
+                for (int j = i + 1; j < count; ++j) {
+                    const float hij = u[c * n + i1 + j];
+                    float* wj = &wt[static_cast<size_t>(j) * rows];
+                    for (int r = r0; r < r1; ++r) wj[r] -= e[r] * hij;
+                }
             }
-            const float d = u[c * n + c];
-            float* w = &wt[static_cast<size_t>(i) * rows];
-            float* e = &err[static_cast<size_t>(i) * rows];
-            for (int r = 0; r < rows; ++r) {
-                const QParams& p = params.size() == 1 ? params[0] : params[static_cast<size_t>(r) * groups + g];
-                float q = quantize_dequantize(w[r], p, spec);
-                e[r] = (w[r] - q) / d;
-                w[r] = q;
-            }
-            for (int j = i + 1; j < count; ++j) {
-                const float hij = u[c * n + i1 + j];
-                float* wj = &wt[static_cast<size_t>(j) * rows];
-                for (int r = 0; r < rows; ++r) wj[r] -= e[r] * hij;
-            }
-        }
+        });
 
         for (int i = 0; i < count; ++i)
             for (int r = 0; r < rows; ++r) at(wp, r, i1 + i) = wt[static_cast<size_t>(i) * rows + r];

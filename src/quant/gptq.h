@@ -23,14 +23,15 @@ class HessianAccumulator {
 public:
     explicit HessianAccumulator(int cols);
     void add(const float* x, int rows);  // x: [rows x cols], row-major
-    const std::vector<float>& h() const { return h_; }  // [cols x cols], symmetric, row-major
+    const std::vector<float>& h() const;  // [cols x cols], symmetric, row-major
     int64_t count() const { return count_; }
     int cols() const { return cols_; }
 
 private:
     int cols_;
     int64_t count_ = 0;
-    std::vector<float> h_;
+    mutable std::vector<float> h_;  // add() keeps the upper triangle; h() mirrors it when asked
+    mutable bool mirrored_ = true;
 };
 
 // Quantizes W [rows x cols] (row-major, out x in) in place onto the grid of `spec` using the Hessian

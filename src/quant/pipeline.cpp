@@ -11,10 +11,12 @@
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/progress.h"
+#include "common/stage_profile.h"
 #include "io/tokenizer.h"
 #include "calib/channel_stats.h"
 #include "calib/dfrot_rows.h"
 #include "quant/gptq.h"
+#include "quant/parallel_rows.h"
 #include "calib/layer_runner.h"
 #include "model/fake_quant.h"
 #include "model/family.h"
@@ -47,6 +49,7 @@ class HessianTap : public BlockTap {
 public:
     void on(int, Tap where, const float* x, int n, int dim) override {
         if (where == Tap::AttnResidual || where == Tap::MlpResidual) return;
+        ProfileScope stage("statistics/Hessian");
         auto it = acc_.find(where);
         if (it == acc_.end()) it = acc_.emplace(where, HessianAccumulator(dim)).first;
         it->second.add(x, n);
@@ -64,6 +67,7 @@ std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std
     if (r.rotate == Rotation::RH) return random_hadamard(h, r.seed);
     if (r.rotate == Rotation::File) return load_rotation(r.rotation_file, h);
     // DFRot: collect the normalized norm inputs of the FP model on the first windows, refine from RH.
+    ProfileScope stage("DFRot");
     const auto t0 = Clock::now();
     std::vector<std::vector<int>> windows(calib.begin(), calib.begin() + std::min<long>(r.dfrot_windows, long(calib.size())));
     DfrotRows rows;
@@ -87,8 +91,18 @@ std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std
 std::unique_ptr<QuantizedWeight> quantize_weight(const DenseLinear& d, const Recipe& r, const HessianAccumulator* h) {
     const QuantSpec spec = weight_spec(r);
     const int rows = d.out_features(), cols = d.in_features();
-    if (!h) return std::make_unique<QuantizedWeight>(quantize_weight_rtn(d.weight.data(), rows, cols, spec));
+    if (!h && spec.granularity == Granularity::PerTensor)
+        return std::make_unique<QuantizedWeight>(quantize_weight_rtn(d.weight.data(), rows, cols, spec));
     std::vector<float> w = d.weight;
+    if (!h) {  // RTN: quantize_weight_rtn's steps, timed apart and split by rows between threads
+        std::vector<QParams> grids(size_t(rows) * groups_per_row(cols, spec));
+        {
+            ProfileScope stage("clip search");
+            parallel_rows(rows, 16, [&](int r0, int r1) { find_row_grids(w.data(), cols, spec, r0, r1, grids.data()); });
+        }
+        parallel_rows(rows, 64, [&](int r0, int r1) { apply_row_grids(w.data(), cols, spec, r0, r1, grids.data()); });
+        return std::make_unique<QuantizedWeight>(codes_on_grid(w.data(), rows, cols, spec, std::move(grids)));
+    }
     GptqOptions opt;
     opt.damp_percent = r.gptq_damp;
     opt.act_order = r.act_order;
@@ -119,6 +133,7 @@ std::shared_ptr<const KvPolicy> kv_policy(const Recipe& r) {
 PipelineReport quantize_model(const std::string& model_path, const Recipe& r, const Tokenizer& tok, QuantSink& sink) {
     r.validate();
     const auto t0 = Clock::now();
+    ProfileScope stage("other");
     PipelineReport report;
     ModelReader reader(model_path);
     const ModelConfig& cfg = reader.config();
@@ -150,6 +165,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         if (r.calib_file.empty())
             fail("recipe", "{} needs calibration text: pass --calib FILE", channelwise ? choice_name(r.method) : gptq ? "GPTQ" : "DFRot");
         const bool dfrot_only = !gptq && !channelwise;
+        ProfileScope tokenize("tokenize calibration");
         calib = calibration_windows(r.calib_file, tok, std::min(r.calib_ctx, cfg.max_positions),
                                     dfrot_only ? r.dfrot_windows : r.calib_windows, cfg.bos_id);
         report.calib_windows = int(calib.size());
@@ -161,7 +177,9 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         r2 = random_hadamard_r2(cfg.head_dim, r.seed);
     }
 
+    stage.next("load+convert");
     Model skeleton = reader.load_skeleton();
+    stage.next("fold/rotate");
     if (rotating) {
         fold_final_norm_scale(skeleton);
         rotate_skeleton_residual(skeleton, r1);
@@ -171,6 +189,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     }
     skeleton.online.keep_massive_fp = r.keep_massive_fp;
     skeleton.kv_policy = kv_policy(r);
+    stage.next("calibration forward");
     std::unique_ptr<LayerRunner> runner;
     if (gptq || channelwise) {
         runner = std::make_unique<LayerRunner>(skeleton, calib);
@@ -185,7 +204,10 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     Progress progress(fmt::format("quantize {}", r.summary()), cfg.n_layers);
     for (int i = 0; i < cfg.n_layers; ++i) {
         throw_if_interrupted("quantize");
+        profile_layer(i);
+        stage.next("load+convert");
         Layer l = reader.load_layer(i);
+        stage.next("fold/rotate");
         if (rotating) {
             fold_layer_norm_scales(skeleton, l);
             rotate_layer_residual(skeleton, l, r1);
@@ -193,9 +215,11 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
             if (skeleton.online.had_down) fold_layer_hadamard_down(l, r4_block);
         }
         std::map<Tap, std::vector<float>> static_steps;  // per norm output; absent: per-token quantization
+        stage.next("calibration forward");
         if (channelwise) {
             ChannelStatsTap stats(kept);
             runner->run(l, i, &stats, !gptq);
+            stage.next("channel method");
             if (outliertune) {
                 auto [attn, mlp] = outliertune_layer(cfg, l, stats, ot);
                 static_steps[Tap::AttnIn] = r.ot_fold ? std::vector<float>(attn.step.size(), 1.0f) : attn.step;
@@ -204,8 +228,10 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
                 smoothquant_layer(cfg, l, stats, r.sq_alpha);
             }
         }
+        stage.next("calibration forward");
         HessianTap hessians;
         if (gptq) runner->run(l, i, &hessians, channelwise);
+        stage.next("RTN/GPTQ");
         if (r.wbits < 16) {
             for (auto& [lin, tap] : block_linears(cfg, l)) {
                 const DenseLinear& d = as_dense(**lin);
@@ -214,7 +240,9 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
                                                          ActQuant{}, std::move(qw));
             }
         }
+        stage.next("calibration forward");
         if (runner && !channelwise && i + 1 < cfg.n_layers) runner->run(l, i, nullptr, true);  // next block's inputs
+        stage.next("other");
         if (r.abits < 16) {
             for (auto& [lin, tap] : block_linears(cfg, l)) {
                 ActQuant act{ActQuant::Mode::PerToken, act_spec(r), {}};
@@ -233,6 +261,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         progress.update(i + 1);
     }
     progress.finish();
+    profile_layer(-1);
     sink.skeleton(std::move(skeleton));
     report.seconds = since(t0);
     return report;
