@@ -2,7 +2,7 @@
 # End-to-end speed and memory, tameq against llama.cpp on the same machine, threads and token counts:
 #   scripts/bench-llamacpp.sh [gut|synth7b]...     (default: both)
 # For each model: quantized directories (W8A8 RTN, W4A8 RH RTN, W4A4 RH RTN) made by `tameq quantize`, GGUF files
-# (f32, q8_0, q4_0) made by `tameq export-gguf`, then build/tameq_bench's E2E benchmarks (one process per
+# (f32, q8_0, q4_0) made by `tameq export`, then build/tameq_bench's E2E benchmarks (one process per
 # configuration, so peak RSS is its own) and bench/llamacpp/bench.mjs; prints one table with ratios to our FP32.
 # On gut-llama-27m it first checks the export: llama.cpp's greedy continuation of the F32 GGUF must equal ours.
 # Needs: scripts/build.sh (Release build/), scripts/install-llamacpp.sh. Env: THREADS (2), PROMPT (512), GEN (128),
@@ -30,7 +30,7 @@ prepare() {  # name src
         [ -d "$WORK/$name-$q" ] || $tameq quantize "$src" -o "$WORK/$name-$q" ${recipe[$q]} --seed 1 >/dev/null
     done
     for t in f32 q8_0 q4_0; do
-        [ -f "$WORK/$name-$t.gguf" ] || $tameq export-gguf "$src" -o "$WORK/$name-$t.gguf" --type "$t"
+        [ -f "$WORK/$name-$t.gguf" ] || $tameq export "$src" -o "$WORK/$name-$t.gguf" --type "$t"
     done
 }
 

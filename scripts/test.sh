@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/check-layers.sh
 scripts/build.sh
+# llama.cpp for the export tests (label llamacpp); they skip where node is absent.
+if command -v npm >/dev/null; then scripts/install-llamacpp.sh; fi
 (cd build && ctest --output-on-failure -j"$(nproc)")
 scripts/test-sanitize.sh
 scripts/test-fuzz.sh

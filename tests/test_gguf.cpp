@@ -16,6 +16,8 @@
 #include "model/model.h"
 #include "support/synthetic.h"
 #include "export/open_model.h"
+#include "model/fake_quant.h"
+#include "quant/quantized_format.h"
 #include "test_util.h"
 
 namespace {
@@ -265,7 +267,7 @@ TEST_F(GgufTest, ExportedLlamaHasLlamaCppLayoutAndInterleavedRope) {
     const std::string model = (dir_ / "m").string();
     write_synthetic_model(model, spec);
     const std::string out = (dir_ / "m.gguf").string();
-    ASSERT_EQ(test::run_tameq("export-gguf " + model + " -o " + out + " --type f32"), 0);
+    ASSERT_EQ(test::run_tameq("export " + model + " --format gguf -o " + out + " --type f32"), 0);
 
     const Model m = load_model(model);
     const ModelConfig& c = m.cfg;
@@ -301,10 +303,149 @@ TEST_F(GgufTest, ExportRejectsOptAndUnknownType) {
     const std::string model = (dir_ / "opt").string();
     write_synthetic_model(model, spec);
     std::string out;
-    EXPECT_EQ(test::run_tameq("export-gguf " + model + " -o " + (dir_ / "x.gguf").string(), &out), 2);
+    EXPECT_EQ(test::run_tameq("export " + model + " -o " + (dir_ / "x.gguf").string(), &out), 2);
     EXPECT_NE(out.find("Llama family only"), std::string::npos) << out;
-    EXPECT_EQ(test::run_tameq("export-gguf " + model + " -o x.gguf --type q5_k", &out), 2);
+    EXPECT_EQ(test::run_tameq("export " + model + " -o " + (dir_ / "y.gguf").string() + " --type q5_k", &out), 2);
     EXPECT_NE(out.find("'q5_k' is not one of"), std::string::npos) << out;
+}
+
+// Q4_1 against its definition: d = (max − min)/15, m = min, c = trunc((x − min)/d + 0.5) (ggml's
+// quantize_row_q4_1_ref), element i in the low nibble of byte i, element 16 + i in the high one.
+TEST(GgufQuant, Q4_1BlockByHand) {
+    std::vector<float> x(32);
+    for (int i = 0; i < 32; ++i) x[size_t(i)] = -1.0f + 0.125f * float(i % 17);  // min −1, max 1: d = 2/15
+    std::vector<uint8_t> b(20);
+    gguf::quantize_q4_1(x.data(), 32, b.data());
+    EXPECT_EQ(f16_to_f32(uint16_t(b[0] | b[1] << 8)), f16_to_f32(f32_to_f16(2.0f / 15.0f)));
+    EXPECT_EQ(f16_to_f32(uint16_t(b[2] | b[3] << 8)), -1.0f);
+    // x[3] = −0.625: (0.375)·7.5 + 0.5 = 3.3125 → 3; x[19] = −1 + 0.125·2 = −0.75: 1.875 + 0.5 → 2.
+    EXPECT_EQ(b[4 + 3], uint8_t(3 | 2 << 4));
+    std::vector<float> y(32);
+    gguf::dequantize_q4_1(b.data(), 32, y.data());
+    for (int i = 0; i < 32; ++i) EXPECT_NEAR(y[size_t(i)], x[size_t(i)], 0.5f * 2.0f / 15.0f + 1e-3f) << i;
+}
+
+// tameq's codes become blocks without rounding: Q4_0 c = q + 8, Q4_1 c = q with m = −s·z, Q8_0 q as is.
+TEST(GgufQuant, CodeBlocksByHand) {
+    int8_t q[32];
+    for (int i = 0; i < 32; ++i) q[i] = int8_t(i % 16 - 8);
+    uint8_t b0[18], b1[20], b8[34];
+    gguf::encode_q4_0_block(q, 0.5f, b0);
+    EXPECT_EQ(b0[0] | b0[1] << 8, 0x3800);  // f16 0.5
+    EXPECT_EQ(b0[2 + 5], uint8_t((5 - 8 + 8) | (21 % 16 - 8 + 8) << 4));
+    int8_t c[32];
+    for (int i = 0; i < 32; ++i) c[i] = int8_t(i % 16);
+    gguf::encode_q4_1_block(c, 0.25f, -1.5f, b1);
+    EXPECT_EQ(b1[0] | b1[1] << 8, 0x3400);  // f16 0.25
+    EXPECT_EQ(b1[2] | b1[3] << 8, 0xBE00);  // f16 −1.5
+    EXPECT_EQ(b1[4 + 15], uint8_t(15 | 15 << 4));
+    std::vector<float> y(32);
+    gguf::dequantize_q4_1(b1, 32, y.data());
+    EXPECT_EQ(y[7], 0.25f * 7 - 1.5f);
+    for (int i = 0; i < 32; ++i) q[i] = int8_t(i * 8 - 127);
+    gguf::encode_q8_0_block(q, 2.0f, b8);
+    EXPECT_EQ(b8[0] | b8[1] << 8, 0x4000);  // f16 2
+    EXPECT_EQ(int8_t(b8[2 + 31]), int8_t(31 * 8 - 127));
+}
+
+// A quantized directory's matrices in the GGUF are tameq's dequantized weights, up to the f16 rounding of
+// the block scales (|Δ| ≤ |q|·|s − f16(s)| per element), q/k rows in llama.cpp's order; the refusals name
+// the recipe that would export.
+class GgufQuantizedExport : public GgufTest {
+protected:
+    std::string model() {
+        const std::string m = (dir_ / "m").string();
+        if (!fs::exists(m)) {
+            SyntheticSpec spec;
+            spec.cfg = tiny_config(ArchFamily::Llama);
+            write_synthetic_model(m, spec);
+        }
+        return m;
+    }
+    std::string quantize(const std::string& name, const std::string& flags) {
+        const std::string out = (dir_ / name).string();
+        std::string log;
+        EXPECT_EQ(test::run_tameq("quantize " + model() + " -o " + out + " " + flags, &log), 0) << log;
+        return out;
+    }
+    // Every block matrix of the GGUF against the directory's dequantized weights.
+    void expect_codes_exported(const std::string& qdir, uint32_t type) {
+        const std::string out = qdir + ".gguf";
+        std::string log;
+        ASSERT_EQ(test::run_tameq("export " + qdir + " -o " + out, &log), 0) << log;
+        EXPECT_NE(log.find("matrices from tameq's codes"), std::string::npos) << log;
+        const Parsed p = parse(out);
+        const Model m = load_model(qdir);
+        const ModelConfig& c = m.cfg;
+        const char* names[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        for (int li = 0; li < c.n_layers; ++li) {
+            const Layer& l = m.layers[size_t(li)];
+            const Linear* lins[] = {l.q.get(), l.k.get(), l.v.get(), l.o.get(), l.gate.get(), l.up.get(), l.down.get()};
+            for (int t = 0; t < 7; ++t) {
+                const std::string name = "blk." + std::to_string(li) + "." + names[t] + ".weight";
+                const auto* fq = dynamic_cast<const FakeQuantLinear*>(lins[t]);
+                ASSERT_TRUE(fq && fq->weight()) << name;
+                const QuantizedWeight& w = *fq->weight();
+                ASSERT_EQ(p.tensors.at(name).type, type) << name;
+                std::vector<float> got(size_t(w.rows) * w.cols);
+                gguf::dequantize(gguf::TensorType(type), p.data(name), got.size(), got.data());
+                const std::vector<float> want = w.dequantize();
+                const bool rope = t < 2;
+                const int heads = t == 0 ? c.n_heads : c.n_kv_heads, d = c.head_dim;
+                for (int r = 0; r < w.rows; ++r) {
+                    // GGUF row of stored row r: within each head, half j, index i -> 2i + j.
+                    const int h = r / d, j = (r % d) / (d / 2), i = r % (d / 2);
+                    const int gr = rope ? h * d + 2 * i + j : r;
+                    ASSERT_LT(h, rope ? heads : w.rows);
+                    for (int col = 0; col < w.cols; ++col) {
+                        const QParams g = w.params[size_t(r) * (w.params.size() / size_t(w.rows)) + size_t(w.group_of(col))];
+                        const int code = w.codes[size_t(r) * w.cols + col];
+                        const float tol = (float(std::abs(code)) + std::fabs(g.zero)) * g.scale * 1.0e-3f + 1e-7f;
+                        ASSERT_NEAR(got[size_t(gr) * w.cols + col], want[size_t(r) * w.cols + col], tol) << name << " " << r << "," << col;
+                    }
+                }
+            }
+        }
+    }
+};
+
+TEST_F(GgufQuantizedExport, SymmetricInt4IsQ4_0PerChannelAndGrouped) {
+    expect_codes_exported(quantize("w4", "--wbits 4 --abits 8"), 2);
+    expect_codes_exported(quantize("w4g32", "--wbits 4 --group 64"), 2);
+}
+
+TEST_F(GgufQuantizedExport, AsymmetricInt4IsQ4_1) { expect_codes_exported(quantize("w4a", "--wbits 4 --w-asym --group 32"), 3); }
+
+TEST_F(GgufQuantizedExport, NarrowInt8IsQ8_0) { expect_codes_exported(quantize("w8n", "--wbits 8 --w-narrow"), 8); }
+
+TEST_F(GgufQuantizedExport, RefusalsNameTheRecipeThatExports) {
+    std::string log;
+    auto refused = [&](const std::string& qdir, const std::string& needle) {
+        const std::string out = qdir + ".gguf";
+        EXPECT_EQ(test::run_tameq("export " + qdir + " -o " + out, &log), 2) << log;
+        EXPECT_NE(log.find(needle), std::string::npos) << log;
+        EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+        EXPECT_FALSE(fs::exists(out));
+        EXPECT_FALSE(fs::exists(out + ".tmp"));
+    };
+    refused(quantize("g16", "--wbits 4 --group 16"), "--group 32");
+    const std::string rh = quantize("rh", "--wbits 4 --rotate rh");
+    refused(rh, "--fold-online");
+    refused(quantize("w8", "--wbits 8"), "w-narrow");  // the clip search clamps some values to −128
+    const std::string calib = (dir_ / "calib.txt").string();
+    std::string text;
+    for (int i = 0; i < 400; ++i) text += "calibration line number " + std::to_string(i * 7919 % 1000) + " of the text\n";
+    std::ofstream(calib) << text;
+    refused(quantize("ot", "--method outliertune --wbits 8 --abits 8 --calib-windows 4 --calib-ctx 64 --calib " + calib),
+            "OutlierTune");
+    // With --fold-online the R4 recipe exports: down_proj rounded by ggml's rule, the rest from tameq's codes.
+    ASSERT_EQ(test::run_tameq("export " + rh + " -o " + rh + ".gguf --fold-online", &log), 0) << log;
+    EXPECT_NE(log.find("R4 folded into down_proj"), std::string::npos) << log;
+    EXPECT_NE(log.find("rounded by ggml's rule"), std::string::npos) << log;
+    // An existing output is never overwritten.
+    EXPECT_EQ(test::run_tameq("export " + rh + " -o " + rh + ".gguf --fold-online", &log), 2);
+    EXPECT_NE(log.find("exists"), std::string::npos) << log;
+    EXPECT_EQ(test::run_tameq("export " + (dir_ / "nothing").string() + " -o " + (dir_ / "n.gguf").string(), &log), 2);
 }
 
 }  // namespace

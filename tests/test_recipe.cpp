@@ -30,7 +30,7 @@ const std::map<std::string, std::string> kSample = {
     {"method", "smoothquant"}, {"rotate", "rh"},          {"rotation-file", "r1.safetensors"},
     {"seed", "18446744073709551615"},                     {"w", "4"},
     {"a", "8"},                {"kv", "2"},              {"weights", "gptq"},
-    {"w-asym", "true"},        {"group", "128"},         {"w-clip-search", "false"},
+    {"w-asym", "true"},        {"w-narrow", "true"},     {"group", "128"},         {"w-clip-search", "false"},
     {"act-order", "true"},     {"gptq-damp", "0.05"},    {"a-sym", "true"},
     {"a-clip", "0.9"},         {"kv-clip", "0.95"},      {"keep-massive", "true"},
     {"calib", "c.txt"},        {"calib-windows", "3"},   {"calib-ctx", "48"},
@@ -89,7 +89,7 @@ TEST(RecipeKeys, DefaultJsonIsTheOnDiskFormat) {
               R"("dfrot_gamma":100.0,"dfrot_iters":100,"dfrot_marking":"magnitude","dfrot_rows":0,"dfrot_windows":1,)"
               R"("gptq_damp":0.009999999776482582,"keep_massive_fp":false,"kv_clip":1.0,"kvbits":16,"method":"rtn",)"
               R"("ot_clip_search":false,"ot_fold":true,"r3":"on","r4":"full","rotate":"none","rotation_file":"","seed":0,"sq_alpha":0.5,)"
-              R"("symmetrize":true,"w_asym":false,"w_clip_search":true,"w_group":0,"wbits":16,"weights":"rtn"})");
+              R"("symmetrize":true,"w_asym":false,"w_clip_search":true,"w_group":0,"w_narrow":false,"wbits":16,"weights":"rtn"})");
     EXPECT_TRUE(json(Recipe{})["seed"].is_number_unsigned());
     // A field missing from an older file keeps its default.
     const Recipe r = json::parse(R"({"rotate":"rh","wbits":4})").get<Recipe>();
@@ -266,6 +266,7 @@ TEST_F(RecipeCli, EveryKeyIsAFlag) {
     values["calib"] = calib_;
     values["kv"] = "8";
     values["group"] = "16";
+    values["w-narrow"] = "false";  // a symmetric-only option, and the sample recipe is asymmetric
     std::string flags;
     for (const RecipeKey& k : kRecipeKeys) {
         const std::string v = values.at(std::string(k.key)), name(k.alias.empty() ? k.key : k.alias);

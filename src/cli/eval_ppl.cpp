@@ -18,7 +18,7 @@ namespace tameq::cli {
 namespace {
 
 struct PplArgs {
-    std::string model, data, ref, tokenizer, recipe, calib, save_logits, kl_base, engine = "int";
+    std::string model, data, ref, tokenizer, recipe, calib, save_logits, save_windows, kl_base, engine = "int";
     int ctx = 1024;
     int windows = 64;
     bool no_bos = false;
@@ -46,6 +46,7 @@ void run_ppl(const PplArgs& a) {
     req.ref = a.ref;
     req.kl_base = a.kl_base;
     req.save_logits = a.save_logits;
+    req.save_windows = a.save_windows;
     std::unique_ptr<Progress> progress;
     const RecipeEval e = evaluate_recipe(req, *tok, [&](int done, int total, double running_ppl) {
         if (!progress) progress = std::make_unique<Progress>("ppl", total);
@@ -105,6 +106,7 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_option("--recipe", args->recipe, "quantize on the fly first: key=value,... (e.g. rotate=rh,w=4,a=4,kv=16,weights=gptq)");
     cmd->add_option("--calib", args->calib, "calibration text for --recipe (GPTQ, DFRot)");
     cmd->add_option("--save-logits", args->save_logits, "write this run's logits, to serve as a later run's --kl-base");
+    cmd->add_option("--save-windows", args->save_windows, "write the token windows scored, as JSON (for scoring in another engine)");
     cmd->add_option("--kl-base", args->kl_base, "reference logits written by --save-logits (instead of --ref)");
     cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or directory (default: beside the model)");
     cmd->add_flag("--no-bos", args->no_bos, "windows of ctx text tokens without BOS (the first is context only)");

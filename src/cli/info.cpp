@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "kernels/cpu/dispatch.h"
+#include "export/compressed_tensors.h"
 #include "export/open_model.h"
 #include "quant/quantized_format.h"
 
@@ -76,6 +77,9 @@ void run_info(const InfoArgs& a) {
         if (r.kvbits < 16) fmt::print("KV cache      {}-bit asymmetric per (token, head)\n", r.kvbits);
         if (!r.calib_file.empty()) fmt::print("calibration   {} ({} windows of {})\n", r.calib_file, r.calib_windows, r.calib_ctx);
     }
+    if (is_compressed_tensors_dir(a.model))
+        fmt::print("quantized     compressed-tensors checkpoint, read as tameq's simulation{}\n",
+                   m.online.had_down ? " (R4 before down_proj from transform_config)" : "");
 }
 
 const CommandRegistrar reg([](CLI::App& app) {

@@ -4,8 +4,10 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "io/tokenizer.h"
 #include "kernels/cpu/dispatch.h"
 #include "model/int_engine.h"
@@ -56,6 +58,7 @@ RecipeEval evaluate_recipe(const EvalRequest& req, const Tokenizer& tok, const s
     if (!req.cut) cut_here = text_windows(req.data, tok, req.windows, model.cfg.bos_id);
     const TextWindows& text = req.cut ? *req.cut : cut_here;
     out.text_tokens = text.text_tokens;
+    if (!req.save_windows.empty()) write_file_atomic(req.save_windows, nlohmann::json(text.seqs).dump() + "\n");
 
     std::unique_ptr<ReferenceLogits> reference;
     if (ref_model) {

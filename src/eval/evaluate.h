@@ -40,6 +40,7 @@ struct EvalRequest {
     const Model* ref_model = nullptr;
     std::string kl_base;
     std::string save_logits;  // write this run's logits here
+    std::string save_windows; // write the token windows scored (a JSON array of arrays of ids), e.g. for llama.cpp
 };
 
 struct RecipeEval {

@@ -1,6 +1,7 @@
 #pragma once
 // Uniform integer grids of 2..8 bits, following the public QuaRot/GPTQ conventions (docs/DESIGN.md):
-// round half to even, symmetric codes in [-2^(b-1), 2^(b-1)-1] with scale = max|x| / (2^(b-1)-1),
+// round half to even, symmetric codes in [-2^(b-1), 2^(b-1)-1] (or ±(2^(b-1)-1) when narrow) with
+// scale = max|x| / (2^(b-1)-1),
 // asymmetric codes in [0, 2^b-1] with a range that always contains 0, optional clip ratio and
 // GPTQ's MSE clip search. Weights and activations share this one module.
 #include <algorithm>
@@ -19,6 +20,9 @@ struct QuantSpec {
     int group_size = 0;       // PerGroup: columns per group (must divide the row length)
     float clip_ratio = 1.0f;  // (0, 1]: shrink the range before computing the grid
     bool mse_search = false;  // shrink p = 1.00, 0.99, ..., 0.21; keep the first p minimising sum |Q(x)-x|^2.4
+    // Symmetric only: codes in [-(2^(b-1)-1), 2^(b-1)-1], the grid llama.cpp's Q8_0 dot products assume
+    // (their int8 sign tricks break on -128). The scale is the same; only the clamp loses its lowest code.
+    bool narrow = false;
     void validate() const;    // throws tameq::Error("quantizer", ...) on bad values
 };
 
@@ -28,7 +32,7 @@ struct QParams {
     float zero;
 };
 
-inline int qmin(const QuantSpec& s) { return s.symmetric ? -(1 << (s.bits - 1)) : 0; }
+inline int qmin(const QuantSpec& s) { return s.symmetric ? -(1 << (s.bits - 1)) + (s.narrow ? 1 : 0) : 0; }
 inline int qmax(const QuantSpec& s) { return s.symmetric ? (1 << (s.bits - 1)) - 1 : (1 << s.bits) - 1; }
 
 // The grid of n values (a row, a group or a whole tensor), with the spec's clip ratio and MSE search.

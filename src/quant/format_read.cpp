@@ -42,6 +42,8 @@ QuantSpec spec_from(const json& w, const std::string& file) {
     s.symmetric = w.at("symmetric").get<bool>();
     s.granularity = parse_granularity(w.at("granularity").get<std::string>(), file);
     s.group_size = w.at("group").get<int>();
+    s.narrow = w.value("narrow", false);
+    if (s.narrow && !s.symmetric) fail(file, "a narrow weight grid must be symmetric");
     s.validate();
     return s;
 }
@@ -105,6 +107,9 @@ std::unique_ptr<Linear> load_linear(const SafeTensors& st, const std::string& ke
     q->codes.resize(size_t(rows) * cols);
     if (int bad = 0; !scheme.decode(codes.data, rows, cols, q->codes.data(), &bad))
         fail(codes.file, "{}.qweight: code {} out of the {}-bit range", key, bad, q->spec.bits);
+    if (q->spec.narrow)
+        for (int8_t c : q->codes)
+            if (c < qmin(q->spec)) fail(codes.file, "{}.qweight: code {} below the narrow grid's {}", key, int(c), qmin(q->spec));
     return std::make_unique<FakeQuantLinear>(std::vector<float>{}, std::move(bias), cols, rows, act, std::move(q));
 }
 

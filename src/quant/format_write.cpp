@@ -107,6 +107,7 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
             }
             spec["weight"] = {{"bits", q.spec.bits}, {"symmetric", q.spec.symmetric},
                               {"granularity", granularity_name(q.spec.granularity)}, {"group", q.spec.group_size}};
+            if (q.spec.narrow) spec["weight"]["narrow"] = true;  // written only when set: older readers' files stay the same
         } else {
             w.add_f32(key + ".weight", {rows, cols}, fq ? fq->dense().weight : as_dense(lin).weight);
             spec["weight"] = nullptr;

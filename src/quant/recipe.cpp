@@ -176,6 +176,7 @@ void Recipe::validate() const {
     // Asymmetric 8-bit codes run 0..255, which the simulated weights' int8 codes (model/fake_quant.h) cannot
     // hold: codes from 128 up would wrap and dequantize to wrong values. Refused until the codes widen.
     if (w_asym && wbits == 8) fail("recipe", "w-asym with w=8 is not supported (codes 0..255 do not fit int8); use w=8 symmetric or w<=7");
+    if (w_narrow && w_asym) fail("recipe", "w-narrow restricts symmetric grids; it cannot be combined with w-asym");
     if (rotate == Rotation::None && (r4 != R4Choice{} || r3 != OnlineR3::On))
         fail("recipe", "{} needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes",
              r4 != R4Choice{} ? "r4=" + r4_text(r4) : std::string("r3=") + std::string(choice_name(r3)));

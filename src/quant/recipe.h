@@ -84,6 +84,7 @@ struct Recipe {
     int wbits = 16, abits = 16, kvbits = 16;  // 16 = keep in floating point
     WeightQuantizer weights = WeightQuantizer::Rtn;
     bool w_asym = false;
+    bool w_narrow = false;
     int w_group = 0;
     bool w_clip_search = true;
     bool act_order = false;
@@ -154,6 +155,8 @@ inline constexpr RecipeKey kRecipeKeys[] = {
     {"kv", "kvbits", "kvbits", "KV-cache bits (16 = keep)", &Recipe::kvbits, kBitsRange},
     {"weights", "weights", "", "weight quantizer", &Recipe::weights},
     {"w-asym", "w_asym", "", "asymmetric weight grids (default symmetric)", &Recipe::w_asym},
+    {"w-narrow", "w_narrow", "", "symmetric weight codes in ±(2^(w-1)-1), llama.cpp's Q8_0 grid (no code -2^(w-1))",
+     &Recipe::w_narrow},
     {"group", "w_group", "", "weight group size (0 = per output channel)", &Recipe::w_group, at_least(0)},
     {"w-clip-search", "w_clip_search", "", "MSE clip search of the weight grids (GPTQ/QuaRot default)", &Recipe::w_clip_search},
     {"act-order", "act_order", "", "GPTQ: quantize columns by decreasing Hessian diagonal", &Recipe::act_order},

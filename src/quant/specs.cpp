@@ -6,6 +6,7 @@ QuantSpec weight_spec(const Recipe& r) {
     QuantSpec s;
     s.bits = r.wbits;
     s.symmetric = !r.w_asym;
+    s.narrow = r.w_narrow;
     s.granularity = r.w_group > 0 ? Granularity::PerGroup : Granularity::PerRow;
     s.group_size = r.w_group;
     s.mse_search = r.w_clip_search;
