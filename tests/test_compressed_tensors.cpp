@@ -347,6 +347,8 @@ TEST_F(CompressedTensorsExport, BadInputIsOneLineExitTwoAndNothingLeftBehind) {
     // R3 (with KV-cache codes): refused unless dropped explicitly, with the engine's KV option named.
     const std::string r3 = quantize("r3", "--rotate rh --wbits 4 --abits 8 --kvbits 4");
     expect_refused(r3, "", "--drop-r3");
+    // Block-diagonal R4 is not written as a transform yet (the full H_n would be wrong): refused, naming it.
+    expect_refused(quantize("rh-b64", "--wbits 4 --abits 8 --rotate rh --r4 block=64"), "", "r4=block=64");
     const std::string dropped = export_ct(r3, "--drop-r3");
     EXPECT_NE(last_log_.find("warning: --drop-r3"), std::string::npos) << last_log_;
     EXPECT_NE(last_log_.find("--kv-cache-dtype"), std::string::npos) << last_log_;

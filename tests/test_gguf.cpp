@@ -442,6 +442,11 @@ TEST_F(GgufQuantizedExport, RefusalsNameTheRecipeThatExports) {
     ASSERT_EQ(test::run_tameq("export " + rh + " -o " + rh + ".gguf --fold-online", &log), 0) << log;
     EXPECT_NE(log.find("R4 folded into down_proj"), std::string::npos) << log;
     EXPECT_NE(log.find("rounded by ggml's rule"), std::string::npos) << log;
+    // Block-diagonal R4 folds too (its blocks, not the full H_n).
+    const std::string b64 = quantize("rh-b64", "--wbits 4 --rotate rh --r4 block=64");
+    refused(b64, "--fold-online");
+    ASSERT_EQ(test::run_tameq("export " + b64 + " -o " + b64 + ".gguf --fold-online", &log), 0) << log;
+    EXPECT_NE(log.find("R4 folded into down_proj"), std::string::npos) << log;
     // An existing output is never overwritten.
     EXPECT_EQ(test::run_tameq("export " + rh + " -o " + rh + ".gguf --fold-online", &log), 2);
     EXPECT_NE(log.find("exists"), std::string::npos) << log;

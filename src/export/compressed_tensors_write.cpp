@@ -189,6 +189,11 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
     for (const BlockRow& r : family.block)
         if (r.hf_rows)  // engines load the fused tensor, which would have to be re-fused from the split linears
             fail(meta, "{}: exporting a checkpoint with fused projections ({}) is not supported yet", c.architecture, r.hf);
+    // The transform written below is the full H_n; a block-diagonal R4 would need the scheme's head_dim (the
+    // block size), which neither this writer nor tameq's reader handles yet.
+    if (m.online.had_down && m.online.had_down_block)
+        fail(meta, "block-diagonal R4 (r4=block={}) is not exported to compressed-tensors yet; quantize with r4=full or r4=none",
+             m.online.had_down_block);
 
     // Config groups: one per distinct scheme; each block row's modules must share one scheme.
     std::map<std::string, std::pair<json, std::vector<std::string>>> groups;  // scheme text -> (scheme, targets)

@@ -235,10 +235,16 @@ private:
         if (target.refusal) fail(path_, "{}: {} weights: {}", name, scheme.name(), target.refusal);
         if (is_down && m_.online.had_down) {  // fold R4: W = (W·Hᵀ)·H, then ggml's rounding at the target type
             std::vector<float> wq = q->dequantize();
-            const std::vector<float> h = hadamard_matrix(q->cols);
             std::vector<float> folded(wq.size());
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q->rows, q->cols, q->cols, 1.0f, wq.data(), q->cols,
-                        h.data(), q->cols, 0.0f, folded.data(), q->cols);
+            if (const int block = m_.online.had_down_block) {
+                // I ⊗ H_B/√B is symmetric (Sylvester blocks), so W·H transforms each row's blocks in place.
+                folded = wq;
+                fwht_row_blocks(folded.data(), q->rows, q->cols, block);
+            } else {
+                const std::vector<float> h = hadamard_matrix(q->cols);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q->rows, q->cols, q->cols, 1.0f, wq.data(), q->cols,
+                            h.data(), q->cols, 0.0f, folded.data(), q->cols);
+            }
             keep_.push_back(std::move(folded));
             add_fp(w, name, row, keep_.back().data(), target.type);
             return;
