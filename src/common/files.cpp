@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 
 namespace tameq {
@@ -22,6 +24,15 @@ std::string read_file(const std::string& path) {
     ss << in.rdbuf();
     if (in.bad()) fail(path, "read failed: {}", std::strerror(errno));
     return ss.str();
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+    const std::string text = read_file(path);
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, "invalid JSON: {}", e.what());
+    }
 }
 
 namespace {

@@ -3,10 +3,15 @@
 // and a reader never sees half of a file (write a temporary beside the target, then rename it over).
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace tameq {
 
 // The whole file as bytes. Missing, unreadable or a directory: tameq::Error naming `path`.
 std::string read_file(const std::string& path);
+
+// The whole file parsed as JSON. Missing, unreadable or not valid JSON: tameq::Error naming `path`.
+nlohmann::json read_json_file(const std::string& path);
 
 // Writes `content` to `path` atomically. An unwritable directory or a failed write throws
 // tameq::Error naming `path`; no temporary file is left behind.

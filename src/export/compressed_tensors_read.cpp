@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "export/compressed_tensors.h"
 #include "export/compressed_tensors_spec.h"
 #include "io/safetensors.h"
@@ -23,16 +24,7 @@ using json = nlohmann::json;
 
 namespace {
 
-json read_config(const std::string& dir) {
-    const std::string path = dir + "/config.json";
-    std::ifstream in(path);
-    if (!in) fail(path, "cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        fail(path, "invalid JSON: {}", e.what());
-    }
-}
+json read_config(const std::string& dir) { return read_json_file(dir + "/config.json"); }
 
 QuantSpec int_spec(const json& a, const std::string& file, const std::string& what) {
     if (a.value("type", "int") != "int") fail(file, "{}: type '{}' is not simulated (integer schemes only)", what, a.value("type", ""));

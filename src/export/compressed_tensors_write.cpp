@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/interrupt.h"
 #include "export/compressed_tensors.h"
 #include "export/compressed_tensors_spec.h"
@@ -328,16 +329,7 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
                                 {"precision", "torch.float32"}}}}}};
     }
     const std::string config_path = qdir + "/config.json";
-    json config;
-    {
-        std::ifstream in(config_path);
-        if (!in) fail(config_path, "cannot open");
-        try {
-            config = json::parse(in);
-        } catch (const json::exception& e) {
-            fail(config_path, "invalid JSON: {}", e.what());
-        }
-    }
+    json config = read_json_file(config_path);
     config["tie_word_embeddings"] = tied;
     config["quantization_config"] = {{"config_groups", config_groups},
                                      {"format", format},

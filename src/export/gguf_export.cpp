@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/half.h"
 #include "export/open_model.h"
 #include "io/model_path.h"
@@ -49,14 +50,8 @@ std::vector<T> interleave_rope_rows(const T* w, int n_heads, int head_dim, size_
 // lacks (models whose embedding has more rows) get unique placeholder names, marked unused.
 void add_bpe_tokenizer(gguf::Writer& w, const std::string& dir, const ModelConfig& c) {
     const std::string path = dir + "/tokenizer.json";
-    std::ifstream in(path);
-    if (!in) fail(path, "a GGUF export needs the model's tokenizer.json (byte-level BPE)");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, "not valid JSON: {}", e.what());
-    }
+    if (!fs::exists(path)) fail(path, "a GGUF export needs the model's tokenizer.json (byte-level BPE)");
+    const nlohmann::json j = read_json_file(path);
     const auto& model = j.at("model");
     if (model.value("type", "") != "BPE") fail(path, "only byte-level BPE tokenizers are exported (got '{}')", model.value("type", ""));
     enum : int32_t { kNormal = 1, kControl = 3, kUnused = 5 };

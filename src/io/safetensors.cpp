@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/half.h"
 
 namespace tameq {
@@ -149,16 +150,6 @@ std::map<std::string, TensorView> parse_safetensors(const uint8_t* bytes, size_t
     for (size_t i = 1; i < ranges.size(); ++i)
         if (ranges[i].first < ranges[i - 1].second) fail(file, "tensors overlap in the data section");
     return out;
-}
-
-static json read_json_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) fail(path, "cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        fail(path, "invalid JSON: {}", e.what());
-    }
 }
 
 SafeTensors SafeTensors::open(const std::string& path_in) {

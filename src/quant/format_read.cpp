@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "io/safetensors.h"
 #include "model/fake_quant.h"
 #include "model/family.h"
@@ -20,14 +21,7 @@ namespace {
 
 json read_meta(const std::string& dir) {
     const std::string path = dir + "/tameq.json";
-    std::ifstream in(path);
-    if (!in) fail(path, "cannot open");
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        fail(path, "invalid JSON: {}", e.what());
-    }
+    const json j = read_json_file(path);
     if (!j.is_object() || j.value("format", "") != "tameq-quantized") fail(path, "not a tameq quantized-model description");
     const int version = j.value("version", -1);
     if (version != kQuantFormatVersion)
