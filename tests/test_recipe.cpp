@@ -37,7 +37,8 @@ const std::map<std::string, std::string> kSample = {
     {"alpha", "0.25"},         {"symmetrize", "false"},  {"ot-clip-search", "true"},
     {"ot-fold", "false"},      {"gamma", "50"},          {"dfrot-iters", "3"},
     {"dfrot-windows", "2"},    {"dfrot-rows", "100"},    {"marking", "quant-error"},
-    {"r4", "block=64"},        {"r3", "none"},
+    {"r4", "block=64"},        {"r3", "none"},           {"alpha-min", "0.2"},     {"alpha-max", "0.8"},
+    {"alpha-steps", "4"},      {"search-clip", "true"},
 };
 
 // Keys that only mean something in a rotation recipe (refused without one): their sample needs rotate=rh.
@@ -88,7 +89,8 @@ TEST(RecipeKeys, DefaultJsonIsTheOnDiskFormat) {
               R"({"a_clip":1.0,"a_sym":false,"abits":16,"act_order":false,"calib_ctx":1024,"calib_file":"","calib_windows":32,)"
               R"("dfrot_gamma":100.0,"dfrot_iters":100,"dfrot_marking":"magnitude","dfrot_rows":0,"dfrot_windows":1,)"
               R"("gptq_damp":0.009999999776482582,"keep_massive_fp":false,"kv_clip":1.0,"kvbits":16,"method":"rtn",)"
-              R"("ot_clip_search":false,"ot_fold":true,"r3":"on","r4":"full","rotate":"none","rotation_file":"","seed":0,"sq_alpha":0.5,)"
+              R"("ot_clip_search":false,"ot_fold":true,"r3":"on","r4":"full","rotate":"none","rotation_file":"",)"
+              R"("search_alpha_max":1.0,"search_alpha_min":0.0,"search_alpha_steps":10,"search_clip":false,"seed":0,"sq_alpha":0.5,)"
               R"("symmetrize":true,"w_asym":false,"w_clip_search":true,"w_group":0,"w_narrow":false,"wbits":16,"weights":"rtn"})");
     EXPECT_TRUE(json(Recipe{})["seed"].is_number_unsigned());
     // A field missing from an older file keeps its default.
@@ -158,7 +160,7 @@ TEST(RecipeKeys, UnknownKeyMessageListsEveryKey) {
 
 TEST(RecipeKeys, BadEnumValuesNameTheChoices) {
     const std::map<std::string, std::string> expected = {
-        {"method", "recipe: unknown method 'x' (valid: rtn, outliertune, smoothquant)"},
+        {"method", "recipe: unknown method 'x' (valid: rtn, outliertune, smoothquant, ot-search)"},
         {"rotate", "recipe: unknown rotation 'x' (valid: none, ro, rh, dfrot, file)"},
         {"weights", "recipe: unknown weight quantizer 'x' (valid: rtn, gptq)"},
         {"marking", "recipe: unknown massive-token marking 'x' (valid: magnitude, quant-error)"},

@@ -16,6 +16,8 @@
 #include "calib/layer_runner.h"
 #include "numerics/quantizer.h"
 #include "numerics/hadamard.h"
+#include "model/family.h"
+#include "quant/migration_search.h"
 #include "quant/recipe.h"
 #include "quant/specs.h"
 #include "transform/rotations.h"
@@ -503,15 +505,46 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
                  {"best_iteration", res.best_iteration}};
     }
 
+    const bool searching = opt.search_wbits > 0;
+    MigrationSearchOptions search;
+    int64_t tokens = 0;
+    for (const auto& w : windows) tokens += int64_t(w.size());
+    if (searching) {
+        if (opt.search_wbits < 2 || opt.search_wbits > 8 || opt.search_abits < 2 || opt.search_abits > 8)
+            fail("inspect", "--ot-search needs 2..8 bits for weights and activations, got W{}A{}", opt.search_wbits, opt.search_abits);
+        if (!cfg.pre_layer_norm) fail(model_path, "--ot-search: post-LayerNorm model, the channel folds are not exact");
+        if (tokens < kMigrationSearchRows)
+            fail("inspect", "--ot-search needs at least {} calibration tokens, {} windows give {}", kMigrationSearchRows,
+                 windows.size(), tokens);
+        search.weight.bits = opt.search_wbits;
+        search.weight.mse_search = true;
+        search.act_bits = opt.search_abits;
+        search.alphas = alpha_grid(0.0f, 1.0f, 10);
+        search.clips = {1.0f};
+    }
+
     Model skeleton = reader.load_skeleton();
     LayerRunner runner(skeleton, windows);
     InspectTap tap(cfg, opt, windows, tok, r1, r2);
     json layers = json::array();
     for (int i = 0; i < cfg.n_layers; ++i) {
         const Layer layer = reader.load_layer(i);
+        json searched;
+        if (searching) {
+            // On a fresh copy of the block: the search folds its choice in, which the analysis must not see.
+            ChannelStatsTap stats({Tap::AttnIn, Tap::MlpIn}, kMigrationSearchRows);
+            runner.run(layer, i, &stats, false);
+            Layer copy = reader.load_layer(i);
+            for (auto [tap_in, norm] : {std::pair{Tap::AttnIn, &copy.attn_norm}, std::pair{Tap::MlpIn, &copy.mlp_norm}}) {
+                const MigrationChoice c = migrate_norm_group(*norm, linears_reading(copy, tap_in), stats.at(tap_in), search);
+                searched[tap_name(tap_in)] = {{"alpha", round4(c.alpha)}, {"loss_by_alpha", c.loss_by_alpha},
+                                              {"loss_outliertune", c.loss_outliertune}, {"rows", c.rows}};
+            }
+        }
         tap.begin_layer();
         runner.run(layer, i, &tap, true);
         layers.push_back(tap.end_layer(i, layer, llama));
+        if (searching) layers.back()["ot_search"] = searched;
         report("inspect", i + 1, cfg.n_layers);
     }
 
@@ -520,9 +553,7 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
         const auto& s = tap.bos_error[r];
         bos_error[kRotations[r]] = s.n_massive ? json(round4(s.massive / double(s.n_massive))) : json(nullptr);
     }
-    int64_t tokens = 0;
-    for (const auto& w : windows) tokens += int64_t(w.size());
-    return {{"tool", "tameq inspect"}, {"model", model_path}, {"architecture", cfg.architecture},
+    json result = {{"tool", "tameq inspect"}, {"model", model_path}, {"architecture", cfg.architecture},
             {"family", llama ? "llama" : "opt"}, {"hidden", cfg.hidden}, {"intermediate", cfg.intermediate},
             {"head_dim", cfg.head_dim}, {"n_layers", cfg.n_layers}, {"calib", opt.calib_file}, {"windows", int(windows.size())},
             {"ctx", ctx}, {"tokens", tokens}, {"bits", opt.bits}, {"symmetric", opt.symmetric}, {"seed", opt.seed}, {"massive_ratio", opt.massive_ratio},
@@ -532,6 +563,12 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
             {"bos", {{"token_id", cfg.bos_id}, {"checks", tap.bos_checks}, {"marked_massive", tap.bos_marked},
                      {"max_ratio", round4(tap.bos_max_ratio)}, {"error_when_massive", bos_error},
                      {"sparsity", tap.bos_sparsity.to_json()}}}};
+    if (searching) {
+        json alphas = json::array();
+        for (float a : search.alphas) alphas.push_back(round4(a));
+        result["ot_search"] = {{"wbits", opt.search_wbits}, {"abits", opt.search_abits}, {"alphas", alphas}};
+    }
+    return result;
 }
 
 }  // namespace tameq

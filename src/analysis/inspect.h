@@ -8,7 +8,8 @@
 // tokens (position, token, channels, ratio to the median |x|); the per-token 4-bit error ‖xR − Q(xR)‖₂
 // of the normalized norm inputs under no rotation, RO, RH and DFRot's refined R (DFRot's Figures 2–3);
 // per-channel min/max of the norm outputs before and after OutlierTune's symmetrization; kurtosis of
-// activations and weights before and after each transform (fold + R1, R2 per head, R4, symmetrization).
+// activations and weights before and after each transform (fold + R1, R2 per head, R4, symmetrization);
+// optionally the migration search of method=ot-search per norm group (its loss for each α).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -32,6 +33,9 @@ struct InspectOptions {
     float dfrot_gamma = 100.0f;
     float massive_ratio = kMassiveRatio;  // a token is massive when max|x| > ratio × median|x| of its window
     int scatter_tokens = 1024;    // per-token points kept for the plots: the first windows' tokens, up to this many
+    // method=ot-search's loss against α per layer and norm group at W<search_wbits>A<search_abits> (RTN weights,
+    // per channel, MSE clip search; α = 0, 0.1, ..., 1); 0: not run. Pre-LN models only.
+    int search_wbits = 0, search_abits = 0;
 };
 
 // The whole analysis as JSON (the --json output and the input of render_inspect_html). `progress`

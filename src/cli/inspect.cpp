@@ -1,5 +1,7 @@
 // tameq inspect MODEL --calib FILE -o report.html [--json out.json]: where the activation outliers are and
 // what rotations and symmetrization do to them, as a self-contained HTML page (and the same numbers as JSON).
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -15,6 +17,7 @@ namespace {
 
 struct InspectArgs {
     std::string model, tokenizer, out, json;
+    std::string search;  // --ot-search wBaB
     InspectOptions opt;
 };
 
@@ -23,9 +26,11 @@ void run_inspect(const InspectArgs& a) {
     check_writable(a.out);
     if (!a.json.empty()) check_writable(a.json);
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
+    InspectOptions opt = a.opt;
+    if (!a.search.empty()) std::sscanf(a.search.c_str(), "w%da%d", &opt.search_wbits, &opt.search_abits);
     std::unique_ptr<Progress> bar;
     std::string stage;
-    const nlohmann::json r = inspect_model(a.model, *tok, a.opt, [&](const std::string& s, int done, int total) {
+    const nlohmann::json r = inspect_model(a.model, *tok, opt, [&](const std::string& s, int done, int total) {
         if (s != stage) {
             if (bar) bar->finish();
             bar = std::make_unique<Progress>(s, total);
@@ -45,6 +50,14 @@ void run_inspect(const InspectArgs& a) {
                b["checks"].get<int>(), b["max_ratio"].get<double>());
     fmt::print("BOS error {}-bit per token where massive: none {}, RO {}, RH {}, DFRot {}\n", r["bits"].get<int>(), num(e["none"]),
                num(e["ro"]), num(e["rh"]), num(e["dfrot"]));
+    if (r.contains("ot_search")) {
+        std::string attn, mlp;
+        for (const auto& l : r["layers"]) {
+            attn += fmt::format(" {:g}", l["ot_search"]["attn_in"]["alpha"].get<double>());
+            mlp += fmt::format(" {:g}", l["ot_search"]["mlp_in"]["alpha"].get<double>());
+        }
+        fmt::print("ot-search {} alpha per layer: attention{}; MLP{}\n", a.search, attn, mlp);
+    }
     fmt::print("report    {}\n", a.out);
     if (!a.json.empty()) fmt::print("json      {}\n", a.json);
 }
@@ -60,6 +73,12 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_flag("--a-sym", a->opt.symmetric, "symmetric per-token grid (default asymmetric, as evaluation)");
     cmd->add_option("--seed", a->opt.seed, "seed of RO and RH, as recipes use it")->capture_default_str();
     cmd->add_option("--dfrot-iters", a->opt.dfrot_iters, "DFRot refinement iterations (on the first window)")->capture_default_str();
+    cmd->add_option("--ot-search", a->search, "also run method=ot-search's α search at these bits, e.g. w6a6")
+        ->check([](const std::string& v) {
+            int w = 0, x = 0;
+            char tail = 0;
+            return std::sscanf(v.c_str(), "w%da%d%c", &w, &x, &tail) == 2 ? std::string() : "expected wBaB, e.g. w6a6";
+        });
     cmd->add_option("-o,--output", a->out, "the HTML report to write")->required();
     cmd->add_option("--json", a->json, "also write the numbers as JSON");
     cmd->add_option("--tokenizer", a->tokenizer, "tokenizer file or directory (default: beside the model)");

@@ -46,6 +46,14 @@ void run_quantize(QuantizeArgs& a) {
                    report.dfrot_massive_rows, report.dfrot_losses.front(),
                    *std::min_element(report.dfrot_losses.begin(), report.dfrot_losses.end()), report.dfrot_seconds);
     fmt::print("\n");
+    if (!report.migration.empty()) {
+        // ot-search: the chosen α per block, attention norm / MLP norm (every loss is in tameq.json).
+        std::string attn, mlp;
+        for (const PipelineReport::Migration& m : report.migration)
+            (m.tap == Tap::AttnIn ? attn : mlp) += fmt::format(" {:g}{}", m.choice.alpha,
+                                                               m.choice.clip < 1.0f ? fmt::format("@{:g}", m.choice.clip) : "");
+        fmt::print("ot-search alpha per layer: attention{}; MLP{}\n", attn, mlp);
+    }
     if (a.profile) {
         set_thread_profile(nullptr);
         fmt::print("profile, per layer and outside the layer loop: wall seconds (cores used = CPU time / wall)\n{}",

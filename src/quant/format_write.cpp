@@ -5,6 +5,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -173,6 +174,19 @@ void QuantizedDirWriter::finish(const PipelineReport& report) {
     if (!report.dfrot_losses.empty())
         meta["dfrot"] = {{"rows", report.dfrot_rows}, {"massive_rows", report.dfrot_massive_rows},
                          {"loss_start", report.dfrot_losses.front()}, {"loss_best", *std::min_element(report.dfrot_losses.begin(), report.dfrot_losses.end())}};
+    if (!report.migration.empty()) {
+        // ot-search's choice per norm group: the α (and clip) now folded into the weights, with each α's loss.
+        // Grid values as their shortest decimal (0.7, not the float's 0.699999988).
+        auto decimal = [](float v) { return std::stod(fmt::format("{}", v)); };
+        json groups = json::array(), alphas = json::array();
+        for (float a : alpha_grid(recipe_.search_alpha_min, recipe_.search_alpha_max, recipe_.search_alpha_steps))
+            alphas.push_back(decimal(a));
+        for (const PipelineReport::Migration& m : report.migration)
+            groups.push_back({{"layer", m.layer}, {"input", tap_name(m.tap)}, {"alpha", decimal(m.choice.alpha)},
+                              {"clip", decimal(m.choice.clip)}, {"loss", m.choice.loss}, {"loss_outliertune", m.choice.loss_outliertune},
+                              {"loss_by_alpha", m.choice.loss_by_alpha}, {"rows", m.choice.rows}});
+        meta["ot_search"] = {{"alphas", alphas}, {"groups", groups}};
+    }
     write_json_file(tmp_ + "/tameq.json", meta);
     // config.json: copied from a Hugging Face source, generated for llama2.c checkpoints.
     if (fs::is_directory(source_) && fs::exists(fs::path(source_) / "config.json"))

@@ -140,6 +140,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     const bool rotating = r.rotate != Rotation::None;
     const bool channelwise = r.method != Method::Rtn;
     const bool outliertune = r.method == Method::OutlierTune;
+    const bool searched = r.method == Method::OtSearch;
     const bool gptq = r.weights == WeightQuantizer::Gptq && r.wbits < 16;
     if (channelwise) {
         if (rotating) fail("recipe", "method '{}' does not combine with rotations (rotate={})", choice_name(r.method),
@@ -169,6 +170,15 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         calib = calibration_windows(r.calib_file, tok, std::min(r.calib_ctx, cfg.max_positions),
                                     dfrot_only ? r.dfrot_windows : r.calib_windows, cfg.bos_id);
         report.calib_windows = int(calib.size());
+        long tokens = 0;
+        for (const auto& w : calib) tokens += long(w.size());
+        // ot-search's static ranges and its loss come from these tokens (the loss from the first
+        // kMigrationSearchRows): fewer leave too much of unseen text's range unmeasured.
+        if (searched && tokens < kMigrationSearchRows)
+            fail("recipe", "method=ot-search needs at least {} calibration tokens for its static ranges and its loss; "
+                           "{} windows of {} give {} (use calib-windows={})",
+                 kMigrationSearchRows, calib.size(), calib.empty() ? 0 : calib[0].size(), tokens,
+                 calib.empty() ? 0 : (kMigrationSearchRows + long(calib[0].size()) - 1) / long(calib[0].size()));
     }
 
     std::vector<float> r1, r2;
@@ -199,7 +209,13 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     }
     const OutlierTuneOptions ot{r.abits, r.symmetrize, r.ot_clip_search, r.ot_fold};
     const QuantSpec static_spec = static_act_spec(r);
-    const std::set<Tap> kept = r.ot_clip_search ? std::set<Tap>{Tap::AttnIn, Tap::MlpIn} : std::set<Tap>{};
+    const std::set<Tap> kept = r.ot_clip_search || searched ? std::set<Tap>{Tap::AttnIn, Tap::MlpIn} : std::set<Tap>{};
+    const int kept_rows = searched ? kMigrationSearchRows : 4096;
+    MigrationSearchOptions search{weight_spec(r), r.abits, {}, {1.0f}};
+    if (searched) {
+        search.alphas = alpha_grid(r.search_alpha_min, r.search_alpha_max, r.search_alpha_steps);
+        if (r.search_clip) search.clips = {1.0f, 0.9f, 0.8f, 0.7f, 0.6f, 0.5f};
+    }
 
     Progress progress(fmt::format("quantize {}", r.summary()), cfg.n_layers);
     for (int i = 0; i < cfg.n_layers; ++i) {
@@ -217,10 +233,16 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         std::map<Tap, std::vector<float>> static_steps;  // per norm output; absent: per-token quantization
         stage.next("calibration forward");
         if (channelwise) {
-            ChannelStatsTap stats(kept);
+            ChannelStatsTap stats(kept, kept_rows);
             runner->run(l, i, &stats, !gptq);
             stage.next("channel method");
-            if (outliertune) {
+            if (searched) {
+                for (auto [tap, norm] : {std::pair{Tap::AttnIn, &l.attn_norm}, std::pair{Tap::MlpIn, &l.mlp_norm}}) {
+                    const MigrationChoice c = migrate_norm_group(*norm, linears_reading(l, tap), stats.at(tap), search);
+                    report.migration.push_back({i, tap, c});
+                    static_steps[tap] = std::vector<float>(size_t(cfg.hidden), 1.0f);
+                }
+            } else if (outliertune) {
                 auto [attn, mlp] = outliertune_layer(cfg, l, stats, ot);
                 static_steps[Tap::AttnIn] = r.ot_fold ? std::vector<float>(attn.step.size(), 1.0f) : attn.step;
                 static_steps[Tap::MlpIn] = r.ot_fold ? std::vector<float>(mlp.step.size(), 1.0f) : mlp.step;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "quant/migration_search.h"
 #include "quant/recipe.h"
 
 namespace tameq {
@@ -20,6 +21,12 @@ struct PipelineReport {
     int dfrot_rows = 0, dfrot_massive_rows = 0;  // rows of X and how many the marking rule weighted by γ
     std::vector<double> dfrot_losses;
     int calib_windows = 0;
+    struct Migration {
+        int layer;
+        Tap tap;  // the norm output: Tap::AttnIn or Tap::MlpIn
+        MigrationChoice choice;
+    };
+    std::vector<Migration> migration;  // method=ot-search: what each norm group chose, in block order
 };
 
 // Receives the model in pieces: each finished layer in order, then the skeleton (everything but the layers,

@@ -180,6 +180,11 @@ void Recipe::validate() const {
     if (rotate == Rotation::None && (r4 != R4Choice{} || r3 != OnlineR3::On))
         fail("recipe", "{} needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes",
              r4 != R4Choice{} ? "r4=" + r4_text(r4) : std::string("r3=") + std::string(choice_name(r3)));
+    if (method == Method::OtSearch) {
+        if (search_alpha_min > search_alpha_max)
+            fail("recipe", "alpha-min={} is above alpha-max={}", search_alpha_min, search_alpha_max);
+        if (abits > 8) fail("recipe", "method=ot-search chooses static activation codes: it needs a=2..8, got a={}", abits);
+    }
     if (!rotation_file.empty() && rotate != Rotation::File)
         fail("recipe", "rotation-file {} needs rotate=file, got rotate={}", rotation_file, choice_name(rotate));
 }

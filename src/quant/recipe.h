@@ -22,7 +22,7 @@ namespace tameq {
 
 // The four string choices of a recipe. Their spellings (ChoiceNames below) are what the text, the flags
 // and tameq.json hold.
-enum class Method { Rtn, OutlierTune, SmoothQuant };   // rtn: no channel method; rotations use Rotation
+enum class Method { Rtn, OutlierTune, SmoothQuant, OtSearch };  // rtn: no channel method; rotations use Rotation
 enum class Rotation { None, RO, RH, DFRot, File };    // R1 of the residual stream
 enum class WeightQuantizer { Rtn, Gptq };
 enum class OnlineR3 { On, None };                     // R3 on q/k after RoPE (on: when the KV cache is quantized)
@@ -42,7 +42,7 @@ R4Choice parse_r4(std::string_view key, const std::string& text);  // fails nami
 template <class E> struct ChoiceNames;
 template <> struct ChoiceNames<Method> {
     static constexpr std::string_view noun = "method";
-    static constexpr std::array<std::string_view, 3> names = {"rtn", "outliertune", "smoothquant"};
+    static constexpr std::array<std::string_view, 4> names = {"rtn", "outliertune", "smoothquant", "ot-search"};
 };
 template <> struct ChoiceNames<Rotation> {
     static constexpr std::string_view noun = "rotation";
@@ -73,6 +73,9 @@ template <class E> E parse_choice(std::string_view text) {
 inline constexpr std::array<Rotation, 4> kModelRotations = {Rotation::None, Rotation::RO, Rotation::RH, Rotation::DFRot};
 std::vector<std::string> model_rotation_names();  // choice_name of each, in that order
 
+// Calibration rows (tokens) method=ot-search measures each candidate's loss on: the first ones seen.
+inline constexpr int kMigrationSearchRows = 4096;
+
 // Fields hold what the keys set; what each one means is its key's help in kRecipeKeys.
 struct Recipe {
     Method method = Method::Rtn;
@@ -100,6 +103,9 @@ struct Recipe {
     bool symmetrize = true;
     bool ot_clip_search = false;
     bool ot_fold = true;
+    float search_alpha_min = 0.0f, search_alpha_max = 1.0f;  // ot-search's α grid
+    int search_alpha_steps = 10;
+    bool search_clip = false;
     float dfrot_gamma = 100.0f;
     int dfrot_iters = 100;
     int dfrot_windows = 1;
@@ -174,6 +180,13 @@ inline constexpr RecipeKey kRecipeKeys[] = {
     {"ot-clip-search", "ot_clip_search", "", "OutlierTune: per-channel MSE clip search for the static steps",
      &Recipe::ot_clip_search},
     {"ot-fold", "ot_fold", "", "OutlierTune: fold the steps into weights and norm (false: simulate them)", &Recipe::ot_fold},
+    {"alpha-min", "search_alpha_min", "", "ot-search: smallest migration strength searched", &Recipe::search_alpha_min,
+     KeyRange{0, 1}},
+    {"alpha-max", "search_alpha_max", "", "ot-search: largest migration strength searched (1 = OutlierTune's fold)",
+     &Recipe::search_alpha_max, KeyRange{0, 1}},
+    {"alpha-steps", "search_alpha_steps", "", "ot-search: intervals of the grid (10: 0, 0.1, ..., 1)",
+     &Recipe::search_alpha_steps, at_least(0)},
+    {"search-clip", "search_clip", "", "ot-search: also search the static step's clip, 1, 0.9, ..., 0.5", &Recipe::search_clip},
     {"gamma", "dfrot_gamma", "", "DFRot weight of massive tokens", &Recipe::dfrot_gamma, at_least(1)},
     {"dfrot-iters", "dfrot_iters", "", "DFRot refinement iterations", &Recipe::dfrot_iters, at_least(0)},
     {"dfrot-windows", "dfrot_windows", "", "DFRot calibration windows", &Recipe::dfrot_windows, at_least(1)},

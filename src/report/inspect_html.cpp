@@ -387,6 +387,55 @@ Section kurtosis(const json& r) {
                              html_table({"layer", "tensor", "before", "RO", "RH", "DFRot", "symmetrized", "R2 / R4"}, rows))};
 }
 
+// method=ot-search: for each layer, the loss of each norm group against α (relative to OutlierTune's α = 1),
+// the chosen α drawn large.
+Section migration_search(const json& r) {
+    const json& grid = r["ot_search"]["alphas"];
+    std::string charts = "<div class=\"charts\">";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& l : r["layers"]) {
+        const int layer = l["index"].get<int>();
+        std::vector<Series> series;
+        for (const char* in : {"attn_in", "mlp_in"}) {
+            const json& g = l["ot_search"][in];
+            Series s;
+            s.label = std::string(in) + (std::string(in) == "attn_in" ? " (q/k/v)" : " (gate/up, fc1)");
+            s.color = palette(series.size());
+            const double ot = g["loss_outliertune"].get<double>();
+            for (size_t k = 0; k < grid.size(); ++k) {
+                const double a = grid[k].get<double>(), rel = g["loss_by_alpha"][k].get<double>() / ot;
+                s.x.push_back(a);
+                s.y.push_back(rel);
+                s.tips.push_back(fmt::format("α {}: loss {} × OutlierTune's", format_number(a), format_number(rel)));
+                s.highlight.push_back(a == g["alpha"].get<double>());
+            }
+            const auto best = std::min_element(s.y.begin(), s.y.end());
+            rows.push_back({std::to_string(layer), in, num(g["alpha"]), format_number(*best), std::to_string(g["rows"].get<int>())});
+            series.push_back(std::move(s));
+        }
+        Frame f;
+        f.title = fmt::format("layer {}", layer);
+        f.x.label = "migration strength α (1 = OutlierTune)";
+        f.y.label = "output error / OutlierTune's (log)";
+        f.y.log = true;
+        f.width = 360;
+        f.height = 240;
+        charts += svg_lines(f, series);
+        charts += svg_scatter(f, series);
+    }
+    charts += "</div>";
+    return {"ot-search", "Searched migration strength per layer (method=ot-search)",
+            fmt::format("<p>For each norm and the linears reading it, after OutlierTune's shift: the squared output error "
+                        "Σ‖XWᵀ − Q(X̃)Q(W̃)ᵀ‖² of W{}A{} (weights RTN per channel, activations static codes emitted by "
+                        "the norm) when the per-channel steps migrate a share α of each channel's range into the "
+                        "weights; α = 1 is OutlierTune's pre-executed dequantization, α = 0 leaves the weights' column "
+                        "scales alone. Relative to α = 1; the larger point is the α <code>method=ot-search</code> "
+                        "chooses.</p>",
+                        r["ot_search"]["wbits"].get<int>(), r["ot_search"]["abits"].get<int>()) +
+                charts +
+                html_details("Table: chosen α per layer", html_table({"layer", "input", "chosen α", "error / OutlierTune's", "rows"}, rows))};
+}
+
 }  // namespace
 
 std::string render_inspect_html(const json& r) {
@@ -400,6 +449,7 @@ std::string render_inspect_html(const json& r) {
     page.add(quant_error(r));
     page.add(symmetrization(r));
     page.add(kurtosis(r));
+    if (r.contains("ot_search")) page.add(migration_search(r));
     return page.render();
 }
 
