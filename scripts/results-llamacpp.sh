@@ -8,7 +8,8 @@
 #       llama.cpp's own Q4_0 (ggml's RTN of the FP model) and tameq's Q4_0 exports at the same file size.
 # MODEL: gut (gut-llama-27m, default) and/or demo (models/demo-gut-llama). Rows are resumable: each writes
 # $WORK/<row>.json and is skipped when it exists. Env: WORK (/tmp/tameq-llamacpp-results), WINDOWS (64), CTX (1024),
-# KL_WINDOWS (8: KL needs llama.cpp's full logits, the slow part), THREADS (2), ROWS (a regex over row names).
+# KL_WINDOWS (8: KL needs llama.cpp's full logits, the slow part), THREADS (2), ROWS (a regex over row names),
+# TAMEQ (the binary, default build/tameq).
 # Needs: scripts/build.sh, scripts/install-llamacpp.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ shared=${TAMEQ_SHARED_DIR:-$root/../shared}
 WORK=${WORK:-/tmp/tameq-llamacpp-results} WINDOWS=${WINDOWS:-64} CTX=${CTX:-1024} KL_WINDOWS=${KL_WINDOWS:-8}
 THREADS=${THREADS:-2} ROWS=${ROWS:-.}
 export TAMEQ_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS LLAMACPP_DIR=${LLAMACPP_DIR:-$root/build/llamacpp}
-tameq=$root/build/tameq
+tameq=${TAMEQ:-$root/build/tameq}
 text=$shared/data/gutenberg/eval.txt calib=$shared/data/gutenberg/calib.txt
 [ -x "$tameq" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
 [ -d "$LLAMACPP_DIR/node_modules/node-llama-cpp" ] || { echo "install llama.cpp first: scripts/install-llamacpp.sh" >&2; exit 1; }

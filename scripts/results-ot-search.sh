@@ -5,14 +5,16 @@
 # set for every row (the first 32 windows of 1024 of calib.txt). Per-token activations symmetric (a-sym=true) in
 # every row, as SmoothQuant's and OutlierTune's code quantize. One `tameq sweep` per model (rows kept in
 # $OUT/<model>, so an interrupted run resumes), then the table from the sweeps' JSON.
-#   MODELS="gut-opt-24m gut-llama-27m" BITS="w=8,a=8 w=6,a=6" TAMEQ=build/tameq scripts/results-ot-search.sh
+#   MODELS="gut-opt-24m gut-llama-27m" BITS="w=6,a=6 w=8,a=8" TAMEQ=build/tameq [WITH_RTN=1] [PARALLEL=0] scripts/results-ot-search.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 MODELS=${MODELS:-"gut-opt-24m gut-llama-27m"}
 BITS=${BITS:-"w=6,a=6 w=8,a=8"}
-methods=("ots:method=ot-search" "ot:method=outliertune" "sq08:method=smoothquant,alpha=0.8" "sq05:method=smoothquant,alpha=0.5"
-         "rtn:method=rtn")
+methods=("ots:method=ot-search" "ot:method=outliertune" "sq08:method=smoothquant,alpha=0.8" "sq05:method=smoothquant,alpha=0.5")
+[ -n "${WITH_RTN:-}" ] && methods+=("rtn:method=rtn")  # per-token RTN rows: docs/RESULTS-outliertune.md has them
+# The models' sweeps run side by side, one thread each (PARALLEL=0: one after the other, all threads).
+pids=()
 for m in $MODELS; do
     recipes="fp"
     for bits in $BITS; do
@@ -22,8 +24,13 @@ for m in $MODELS; do
             [ "$bits" = "w=6,a=6" ] && recipes+=";method=ot-search,search-clip=true,$bits,a-sym=true,weights=$q"
         done
     done
-    sweep "$m" "$shared/models/$m" int "$recipes"
+    if [ "${PARALLEL:-1}" = 1 ]; then
+        TAMEQ_THREADS=1 OPENBLAS_NUM_THREADS=1 sweep "$m" "$shared/models/$m" int "$recipes" & pids+=($!)
+    else
+        sweep "$m" "$shared/models/$m" int "$recipes"
+    fi
 done
+for p in "${pids[@]}"; do wait "$p"; done
 
 python3 - "$out" "$BITS" -- $MODELS <<'PY'
 import json, os, sys

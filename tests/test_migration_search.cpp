@@ -189,3 +189,24 @@ TEST(MigrationSearch, InspectPlotsTheLossPerLayer) {
     EXPECT_EQ(run_tameq("inspect " + t.dir + " --calib " + t.calib + " --ot-search w6 -o " + html, &out), 2);
     EXPECT_NE(out.find("expected wBaB"), std::string::npos) << out;
 }
+
+TEST(MigrationSearch, UnshiftedLlamaExportsToCompressedTensors) {
+    // Without the shift a Llama norm keeps no bias, so vLLM's LlamaForCausalLM can hold the result: the
+    // export evaluates as its source does.
+    const TinyModel t = make_tiny(ArchFamily::Llama, "ms_ct", 30.0f);
+    const std::string q = t.dir + "-q", ct = t.dir + "-ct";
+    std::filesystem::remove_all(q);
+    std::filesystem::remove_all(ct);
+    std::string log;
+    ASSERT_EQ(run_tameq("quantize " + t.dir + " -o " + q + " --calib " + t.calib +
+                            " --recipe method=ot-search,symmetrize=false,w=8,a=8,a-sym=true,calib-windows=40", &log), 0) << log;
+    EXPECT_TRUE(load_model(q).layers[0].attn_norm.bias.empty());
+    ASSERT_EQ(run_tameq("export " + q + " --format compressed-tensors -o " + ct, &log), 0) << log;
+    std::string a, b;
+    const std::string eval = " --data " + t.calib + " --ctx 64 --windows 4 --json";
+    ASSERT_EQ(run_tameq("eval ppl " + q + eval, &a), 0) << a;
+    ASSERT_EQ(run_tameq("eval ppl " + ct + eval, &b), 0) << b;
+    EXPECT_EQ(nlohmann::json::parse(a.substr(a.find('{')))["ppl"], nlohmann::json::parse(b.substr(b.find('{')))["ppl"]);
+    std::filesystem::remove_all(q);
+    std::filesystem::remove_all(ct);
+}

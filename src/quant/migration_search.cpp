@@ -92,7 +92,7 @@ MigrationChoice migrate_norm_group(Norm& norm, const std::vector<Linear*>& reade
     const int dim = r.dim;
     if (r.values.empty()) fail("ot-search", "the search needs kept calibration rows (none were kept)");
     const int rows = int(r.values.size() / size_t(dim));
-    const std::vector<float> z = r.mean_midpoint();
+    const std::vector<float> z = o.symmetrize ? r.mean_midpoint() : std::vector<float>(size_t(dim), 0.0f);
     const std::vector<float> m = r.absmax_after_shift(z);
 
     std::vector<float> x(r.values);
@@ -133,7 +133,7 @@ MigrationChoice migrate_norm_group(Norm& norm, const std::vector<Linear*>& reade
         c.loss_outliertune = candidate_loss(x, rows, dim, candidate_steps(m, wmax, 1.0f, 1.0f, o.act_bits), group, o);
 
     // Apply the choice: the exact shift, then the steps folded (the norm emits x / step_j).
-    symmetrize_norm(norm, readers, z);
+    if (o.symmetrize) symmetrize_norm(norm, readers, z);
     scale_norm_channels(norm, readers, candidate_steps(m, wmax, c.alpha, c.clip, o.act_bits));
     return c;
 }

@@ -27,6 +27,7 @@ struct MigrationSearchOptions {
     int act_bits = 8;             // static codes of the norm output
     std::vector<float> alphas;    // candidates, each in [0, 1]
     std::vector<float> clips;     // candidates p of the static step, each in (0, 1]; {1}: no clipping
+    bool symmetrize = true;       // OutlierTune's shift first (false: z = 0, for engines whose norms have no bias)
 };
 
 // The α grid lo, lo + (hi - lo)/steps, ..., hi (steps = 0: lo alone). Fails unless 0 <= lo <= hi <= 1.

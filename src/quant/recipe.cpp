@@ -218,7 +218,7 @@ std::string Recipe::summary() const {
     if (r3 != OnlineR3::On) s += " r3=none";
     if (keep_massive_fp) s += " massive-fp";
     if (method == Method::SmoothQuant) s += " alpha=" + std::to_string(sq_alpha).substr(0, 4);
-    if (method == Method::OutlierTune && !symmetrize) s += " unshifted";
+    if ((method == Method::OutlierTune || method == Method::OtSearch) && !symmetrize) s += " unshifted";
     return s;
 }
 

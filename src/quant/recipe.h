@@ -176,7 +176,7 @@ inline constexpr RecipeKey kRecipeKeys[] = {
     {"calib-windows", "calib_windows", "", "calibration windows", &Recipe::calib_windows, at_least(1)},
     {"calib-ctx", "calib_ctx", "", "calibration window length (BOS included)", &Recipe::calib_ctx, at_least(2)},
     {"alpha", "sq_alpha", "", "SmoothQuant migration strength", &Recipe::sq_alpha, KeyRange{0, 1}},
-    {"symmetrize", "symmetrize", "", "OutlierTune: shift each norm output channel to a symmetric range", &Recipe::symmetrize},
+    {"symmetrize", "symmetrize", "", "OutlierTune, ot-search: shift each norm output channel to a symmetric range", &Recipe::symmetrize},
     {"ot-clip-search", "ot_clip_search", "", "OutlierTune: per-channel MSE clip search for the static steps",
      &Recipe::ot_clip_search},
     {"ot-fold", "ot_fold", "", "OutlierTune: fold the steps into weights and norm (false: simulate them)", &Recipe::ot_fold},
