@@ -210,3 +210,18 @@ TEST(MigrationSearch, UnshiftedLlamaExportsToCompressedTensors) {
     std::filesystem::remove_all(q);
     std::filesystem::remove_all(ct);
 }
+
+TEST(MigrationSearch, GptqScoringMeasuresGptqWeights) {
+    // Scored with GPTQ'd weights, every candidate loses less than with RTN weights (GPTQ minimises the same
+    // output error per linear), and the choice is still the grid's minimum.
+    const TinyModel t = make_tiny(ArchFamily::OPT, "ms_gptq", 30.0f);
+    Group a = group_of(t), b = group_of(t);
+    MigrationSearchOptions rtn = options(4, alpha_grid(0, 1, 4)), gptq = rtn;
+    gptq.gptq = true;
+    Layer& la = a.m.layers[1];
+    Layer& lb = b.m.layers[1];
+    const MigrationChoice cr = migrate_norm_group(la.mlp_norm, linears_reading(la, Tap::MlpIn), a.stats.at(Tap::MlpIn), rtn);
+    const MigrationChoice cg = migrate_norm_group(lb.mlp_norm, linears_reading(lb, Tap::MlpIn), b.stats.at(Tap::MlpIn), gptq);
+    for (size_t k = 0; k < cr.loss_by_alpha.size(); ++k) EXPECT_LT(cg.loss_by_alpha[k], cr.loss_by_alpha[k]) << k;
+    EXPECT_EQ(cg.loss, *std::min_element(cg.loss_by_alpha.begin(), cg.loss_by_alpha.end()));
+}

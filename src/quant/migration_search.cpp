@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/stage_profile.h"
 #include "model/linear.h"
+#include "quant/gptq.h"
 #include "quant/parallel_rows.h"
 #include "transform/outliertune.h"
 #include "transform/smoothquant.h"
@@ -59,6 +60,15 @@ double candidate_loss(const std::vector<float>& x, int rows, int dim, const std:
             const size_t k = size_t(i) * dim + j;
             codes[k] = std::clamp(std::nearbyint(x[k] / step[size_t(j)]), lo, hi);
         }
+    std::vector<float> hessian;
+    if (o.gptq) {  // of the unrounded migrated input X / step, as GPTQ will see it
+        HessianAccumulator h(dim);
+        std::vector<float> migrated(x.size());
+        for (int i = 0; i < rows; ++i)
+            for (int j = 0; j < dim; ++j) migrated[size_t(i) * dim + j] = x[size_t(i) * dim + j] / step[size_t(j)];
+        h.add(migrated.data(), rows);
+        hessian = h.h();
+    }
     double loss = 0;
     std::vector<float> w, y;
     for (Reader& rd : readers) {
@@ -66,11 +76,17 @@ double candidate_loss(const std::vector<float>& x, int rows, int dim, const std:
         w = rd.d->weight;
         for (int r = 0; r < out; ++r)
             for (int j = 0; j < dim; ++j) w[size_t(r) * dim + j] *= step[size_t(j)];
-        std::vector<QParams> grids(size_t(out) * groups_per_row(dim, o.weight));
-        parallel_rows(out, 16, [&](int r0, int r1) {
-            find_row_grids(w.data(), dim, o.weight, r0, r1, grids.data());
-            apply_row_grids(w.data(), dim, o.weight, r0, r1, grids.data());
-        });
+        if (o.gptq) {
+            GptqOptions g;
+            g.damp_percent = o.gptq_damp;
+            gptq_quantize(w.data(), out, dim, hessian.data(), o.weight, g);
+        } else {
+            std::vector<QParams> grids(size_t(out) * groups_per_row(dim, o.weight));
+            parallel_rows(out, 16, [&](int r0, int r1) {
+                find_row_grids(w.data(), dim, o.weight, r0, r1, grids.data());
+                apply_row_grids(w.data(), dim, o.weight, r0, r1, grids.data());
+            });
+        }
         y.assign(size_t(rows) * out, 0.0f);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, dim, 1.0f, codes.data(), dim, w.data(), dim, 0.0f,
                     y.data(), out);

@@ -12,7 +12,8 @@
 // all of each channel's range moved into the weights); α = 0 moves none (every weight column max equal); in
 // between is SmoothQuant's migration with a static per-tensor activation step (its O3 setting). The loss of a
 // candidate is Σ over the readers of ‖X Wᵀ − Q(X̃) Q(W̃)ᵀ‖² on kept calibration rows (the readers' weights
-// quantized with the recipe's weight grid, RTN), as AWQ's and SmoothQuant's scale searches measure it.
+// quantized with the recipe's weight grid: RTN, or GPTQ when the recipe uses it), as AWQ's and SmoothQuant's
+// scale searches measure it.
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct MigrationSearchOptions {
     std::vector<float> alphas;    // candidates, each in [0, 1]
     std::vector<float> clips;     // candidates p of the static step, each in (0, 1]; {1}: no clipping
     bool symmetrize = true;       // OutlierTune's shift first (false: z = 0, for engines whose norms have no bias)
+    // Score candidates with GPTQ'd weights (the Hessian of the migrated kept rows) instead of RTN: what a
+    // weights=gptq recipe will really do to them (GPTQ absorbs much of the weight error a large α causes).
+    bool gptq = false;
+    float gptq_damp = 0.01f;
 };
 
 // The α grid lo, lo + (hi - lo)/steps, ..., hi (steps = 0: lo alone). Fails unless 0 <= lo <= hi <= 1.

@@ -211,7 +211,7 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     const QuantSpec static_spec = static_act_spec(r);
     const std::set<Tap> kept = r.ot_clip_search || searched ? std::set<Tap>{Tap::AttnIn, Tap::MlpIn} : std::set<Tap>{};
     const int kept_rows = searched ? kMigrationSearchRows : 4096;
-    MigrationSearchOptions search{weight_spec(r), r.abits, {}, {1.0f}, r.symmetrize};
+    MigrationSearchOptions search{weight_spec(r), r.abits, {}, {1.0f}, r.symmetrize, gptq, r.gptq_damp};
     if (searched) {
         search.alphas = alpha_grid(r.search_alpha_min, r.search_alpha_max, r.search_alpha_steps);
         if (r.search_clip) search.clips = {1.0f, 0.9f, 0.8f, 0.7f, 0.6f, 0.5f};
