@@ -6,7 +6,11 @@
 # (stage, model), cheapest stage first: RH+RTN, RH+GPTQ, DFRot+RTN, DFRot+GPTQ (GPTQ: 32 calibration windows
 # of 1024 of calib.txt; DFRot: 1 window, 100 iterations). Rows are kept in $OUT (an interrupted run resumes).
 #   scripts/results-r4.sh [STAGE...]   (stages: rh-rtn rh-gptq dfrot-rtn dfrot-gptq; default all, in that order)
-#   TAMEQ=binary SHARED=../shared OUT=build/results-r4 MODELS="demo llama" WINDOWS=64
+#   TAMEQ=binary SHARED=../shared OUT=build/results-r4 MODELS="demo llama" WINDOWS=64 JOBS=1 ROW_THREADS=
+# JOBS > 1 runs that many rows at once (each recipe its own `tameq sweep` into the stage's directory, with
+# ROW_THREADS kernel and BLAS threads each), for a machine with many cores; the stage's sweep then only
+# assembles the finished rows. The rows are the same as one sweep's: each row's arithmetic does not depend on
+# the others (the FP reference is evaluated beside every row either way).
 # WINDOWS < 64 is a shorter protocol than E64 (the first WINDOWS windows of it), for a box too busy for E64;
 # its sweeps go to their own directories (NAME-wWINDOWS).
 set -euo pipefail
@@ -43,6 +47,17 @@ sweep_r4() {
     --windows "$windows" --engine int -o "$out/$name" > "$out/$name.log"
 }
 
+# One row (ONE recipe) of a stage's sweep, for JOBS > 1: "NAME|MODEL|RECIPE".
+sweep_row() {
+  local name=${1%%|*} rest=${1#*|}
+  local model=${rest%%|*} recipe=${rest#*|}
+  local log="$out/$name.$(echo "$recipe" | tr ',=;' '_-_').log"
+  say "row $name: $recipe"
+  TAMEQ_THREADS=${ROW_THREADS:-1} OPENBLAS_NUM_THREADS=${ROW_THREADS:-1} nice -n 5 "$tq" sweep "$model" \
+    --recipes "$recipe" --data "$eval_text" --calib "$calib_text" --ctx 1024 --windows "$windows" --engine int \
+    -o "$out/$name" > "$log" 2>&1 || { say "row $name: $recipe FAILED (see $log)"; return 1; }
+}
+
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(rh-rtn rh-gptq dfrot-rtn dfrot-gptq)
 
@@ -56,17 +71,34 @@ if [ ! -f "$out/demo-block-512-refusal.txt" ]; then
   cat "$out/demo-block-512-refusal.txt" >&2
 fi
 
+plan=()  # "NAME|MODEL|RECIPES", one per (stage, model), in order
 for stage in "${stages[@]}"; do
   rot=${stage%-*} q=${stage#*-}
   first=""
   [ "$stage" = rh-rtn ] && first="fp;"
   for m in $models; do
     if [ "$m" = llama ]; then
-      sweep_r4 "llama-$stage$suffix" "$llama" "$first$(recipes "$rot" "$q" full block=128 block=256 block=512 none)"
+      plan+=("llama-$stage$suffix|$llama|$first$(recipes "$rot" "$q" full block=128 block=256 block=512 none)")
     else
-      sweep_r4 "demo-$stage$suffix" "$demo" "$first$(recipes "$rot" "$q" full block=128 block=256 none)"
+      plan+=("demo-$stage$suffix|$demo|$first$(recipes "$rot" "$q" full block=128 block=256 none)")
     fi
   done
+done
+
+if [ "${JOBS:-1}" -gt 1 ]; then
+  # Costliest stages first (the plan's last), so the pool drains evenly.
+  for ((i = ${#plan[@]} - 1; i >= 0; i--)); do
+    p=${plan[i]}
+    head=${p%|*}
+    tr ';' '\n' <<< "${p##*|}" | sed "s#^#$head|#"
+  done > "$out/rows.txt"
+  export -f sweep_row say
+  export tq out eval_text calib_text windows ROW_THREADS
+  xargs -d '\n' -P "$JOBS" -n 1 bash -c 'sweep_row "$1"' _ < "$out/rows.txt" || say "some rows failed: see above"
+fi
+for p in "${plan[@]}"; do
+  rest=${p#*|}
+  sweep_r4 "${p%%|*}" "${rest%%|*}" "${rest#*|}"
 done
 
 python3 - "$out" "$suffix" "${stages[@]}" <<'PY'
