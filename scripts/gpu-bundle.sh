@@ -5,6 +5,7 @@
 #                                             pass a folder your checkout ignores, e.g. .carry/gpu)
 #   OUT_DIR/run.sh tameq eval ppl MODEL --device cuda ...
 #   OUT_DIR/run.sh tameq_tests --gtest_filter='Cuda*'
+#   OUT_DIR/run.sh tameq_bench --benchmark_filter=CudaPrefill        (where Google Benchmark is installed here)
 # run.sh starts OUT_DIR/ld-linux-x86-64.so.2 --library-path OUT_DIR/lib:<the machine's CUDA libraries>.
 # The CUDA driver (libcuda) is the machine's own, and so are cuBLAS and cuBLASLt (~600 MB, too large to carry):
 # run.sh looks for libcublas.so.13 in the CUDA toolkit and in the pip wheels (nvidia-cublas) of the machine;
@@ -14,14 +15,17 @@ cd "$(dirname "$0")/.."
 out="${1:-bundle}"
 build="${TAMEQ_GPU_BUILD:-build}"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTAMEQ_CUDA=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target tameq tameq_tests
+bins="tameq tameq_tests"
+grep -q '^benchmark_DIR:PATH=/' "$build/CMakeCache.txt" && bins="$bins tameq_bench"  # bench/bench_cuda_engine.cpp
+# shellcheck disable=SC2086
+cmake --build "$build" -j"$(nproc)" --target $bins
 rm -rf "$out"
 mkdir -p "$out/lib"
-cp "$build/tameq" "$build/tameq_tests" "$out/"
-strip "$out/tameq" "$out/tameq_tests"
+for b in $bins; do cp "$build/$b" "$out/"; strip "$out/$b"; done
 # Every library the binaries load, except the driver's and cuBLAS's (found on the machine by run.sh).
-for bin in "$out/tameq" "$out/tameq_tests"; do
-  ldd "$bin" | awk '/=>/ {print $3} /^\s*\/.*ld-linux/ {print $1}'
+for bin in $bins; do
+  bin="$out/$bin"
+  ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /ld-linux/ {print $1}'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
     libcuda.so*|libcublas.so*|libcublasLt.so*|linux-vdso*) ;;

@@ -316,7 +316,7 @@ std::string CudaEngine::describe() const {
     return fmt::format("{} on {}", what, cuda::device_description());
 }
 
-void CudaEngine::forward(const int* tokens, int n, float* logits) {
+void CudaEngine::forward(const int* tokens, int n, float* logits, bool last_only) {
     Impl& e = *impl_;
     const ModelConfig& c = e.cfg;
     if (n <= 0) return;
@@ -353,14 +353,16 @@ void CudaEngine::forward(const int* tokens, int n, float* logits) {
         e.linear(l.down, n, e.tmp.get());
         cuda::add_rows(e.x.get(), e.tmp.get(), size_t(n) * c.hidden);
     }
+    const int rows = last_only ? 1 : n;  // only the rows whose logits are wanted go through norm and head
+    const float* head_x = e.x.get() + size_t(n - rows) * c.hidden;
     if (e.has_final_norm)
-        cuda::rms_norm_bf16(e.x.get(), e.final_norm.w.get(), e.final_norm.b.empty() ? nullptr : e.final_norm.b.get(), n,
-                            c.hidden, c.norm_eps, e.xb.get());
+        cuda::rms_norm_bf16(head_x, e.final_norm.w.get(), e.final_norm.b.empty() ? nullptr : e.final_norm.b.get(),
+                            rows, c.hidden, c.norm_eps, e.xb.get());
     else
-        cuda::to_bf16(e.x.get(), size_t(n) * c.hidden, e.xb.get());
-    e.blas.gemm_bf16_f32(e.xb.get(), e.lm_head.w_bf16.get(), e.logits.get(), n, c.vocab, c.hidden);
-    if (!e.lm_head.bias.empty()) cuda::add_bias(e.logits.get(), e.lm_head.bias.get(), n, c.vocab);
-    cuda::copy_to_host(logits, e.logits.get(), size_t(n) * c.vocab * sizeof(float));
+        cuda::to_bf16(head_x, size_t(rows) * c.hidden, e.xb.get());
+    e.blas.gemm_bf16_f32(e.xb.get(), e.lm_head.w_bf16.get(), e.logits.get(), rows, c.vocab, c.hidden);
+    if (!e.lm_head.bias.empty()) cuda::add_bias(e.logits.get(), e.lm_head.bias.get(), rows, c.vocab);
+    cuda::copy_to_host(logits, e.logits.get(), size_t(rows) * c.vocab * sizeof(float));
     pos_ += n;
 }
 

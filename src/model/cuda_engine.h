@@ -31,8 +31,9 @@ public:
     CudaEngine(const CudaEngine&) = delete;
     CudaEngine& operator=(const CudaEngine&) = delete;
 
-    // Feeds n tokens at the current position and advances it; logits [n x vocab] of every row (fp32).
-    void forward(const int* tokens, int n, float* logits);
+    // Feeds n tokens at the current position and advances it; logits [n x vocab] of every row (fp32), or with
+    // last_only [vocab] of the last row (generation; the final norm and lm_head then run on that row alone).
+    void forward(const int* tokens, int n, float* logits, bool last_only = false);
     void reset() { pos_ = 0; }
     int position() const { return pos_; }
     // "CUDA BF16 (cuBLAS) on NVIDIA H200 (...)" / "CUDA W8A8 ...".
