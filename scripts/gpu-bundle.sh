@@ -39,8 +39,8 @@ cat > "$out/run.sh" <<'RUN'
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 prog="$1"; shift
-cuda_libs=""
-for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+cuda_libs="${TAMEQ_CUDA_LIBS:-}"   # override: the folder holding libcublas.so.13 and libcublasLt.so.13
+[ -n "$cuda_libs" ] || for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
          $(ls -d /opt/*/.venv/lib/python3*/site-packages/nvidia/cu13/lib /usr/local/lib/python3*/dist-packages/nvidia/cu13/lib \
                  /opt/*/.venv/lib/python3*/site-packages/nvidia/cublas/lib 2>/dev/null); do
   [ -e "$d/libcublasLt.so.13" ] && { cuda_libs="$d"; break; }

@@ -329,6 +329,12 @@ TEST(CudaEngine, W8A8PathMatchesTheIntegerEngine) {
         gpu.forward(t.data(), int(t.size()), got.data());
         // Same codes except where an fp32 summation-order difference moves a value across a rounding boundary.
         EXPECT_LT(rel_err(got, want), 5e-3);
+        // Decode rows (the mma.sync path) after a prefill (cuBLASLt): the same logits as the one prefill.
+        gpu.reset();
+        std::vector<float> stepped(want.size());
+        gpu.forward(t.data(), 90, stepped.data());
+        for (int i = 90; i < 100; ++i) gpu.forward(t.data() + i, 1, stepped.data() + size_t(i) * sim.cfg.vocab);
+        EXPECT_LT(rel_err(stepped, got), 2e-3);
     }
 }
 
