@@ -28,6 +28,7 @@ struct PplArgs {
 
 void run_ppl(const PplArgs& a) {
     if (a.ctx < 2) fail("eval ppl", "--ctx must be at least 2");
+    require_device(parse_device(a.device));  // before any file is read: no GPU is the first thing to say
     install_interrupt_handler();  // before any work: quantizing on the fly polls it too
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     Recipe recipe;
