@@ -110,3 +110,19 @@ TEST_F(CliTest, BadInputIsAOneLineErrorWithExitCode2) {
     EXPECT_EQ(test::run_tameq("run " + m + " --temp -1 -p x", &out), 2) << out;
     EXPECT_EQ(test::run_tameq("frobnicate", &out), 2) << out;
 }
+
+TEST_F(CliTest, DeviceCudaWithoutAGpuIsOneLineExit2) {
+#ifdef TAMEQ_HAVE_CUDA
+    std::string probe;
+    test::run_tameq("eval ppl /nonexistent --data /nonexistent --device cuda", &probe);
+    if (probe.find("no usable CUDA device") == std::string::npos)
+        GTEST_SKIP() << "a usable GPU is present";  // then --device cuda runs (tests/test_cuda_ops.cpp)
+    const std::string why = "no usable CUDA device";
+#else
+    const std::string why = "built without CUDA";
+#endif
+    const std::string m = model_dir(ArchFamily::Llama);
+    const std::string text = write_file("t.txt", "hello world, hello tameq\n");
+    expect_user_error("eval ppl " + m + " --data " + text + " --ctx 8 --windows 1 --device cuda", why);
+    expect_user_error("run " + m + " -p hi -n 2 --device cuda", why);
+}

@@ -18,7 +18,7 @@ namespace tameq::cli {
 namespace {
 
 struct PplArgs {
-    std::string model, data, ref, tokenizer, recipe, calib, save_logits, save_windows, kl_base, engine = "int";
+    std::string model, data, ref, tokenizer, recipe, calib, save_logits, save_windows, kl_base, engine = "int", device = "cpu";
     int ctx = 1024;
     int windows = 64;
     bool no_bos = false;
@@ -28,6 +28,7 @@ struct PplArgs {
 
 void run_ppl(const PplArgs& a) {
     if (a.ctx < 2) fail("eval ppl", "--ctx must be at least 2");
+    require_device(parse_device(a.device));  // before any file is read: no GPU is the first thing to say
     install_interrupt_handler();  // before any work: quantizing on the fly polls it too
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     Recipe recipe;
@@ -41,6 +42,7 @@ void run_ppl(const PplArgs& a) {
     req.model = a.model;
     req.recipe = a.recipe.empty() ? nullptr : &recipe;
     req.engine = parse_engine(a.engine);
+    req.device = parse_device(a.device);
     req.data = a.data;
     req.windows = {.ctx = a.ctx, .windows = a.windows, .bos = !a.no_bos, .lines = a.lines};
     req.ref = a.ref;
@@ -114,6 +116,7 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_flag("--json", args->json, "print the result as JSON");
     cmd->add_option("--engine", args->engine, "quantized models: int (integer kernels where they apply) or sim (simulated)")
         ->check(CLI::IsMember({"int", "sim"}))->capture_default_str();
+    add_device_option(cmd, args->device);
     cmd->callback([args] { run_ppl(*args); });
 });
 

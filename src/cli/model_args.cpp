@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "common/error.h"
 #include "common/files.h"
 
@@ -20,6 +22,13 @@ std::unique_ptr<Tokenizer> open_tokenizer_for(const std::string& model_path, con
         if (name.starts_with("tok") && name.ends_with(".bin")) return load_tokenizer(entry.path().string());
     }
     fail(model_path, "no tokenizer found beside the model (expected tok*.bin); pass --tokenizer");
+}
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+    cmd->add_option("--device", device,
+                    "cpu, or cuda: the CUDA engine (Llama family; BF16 for FP models, W8A8 for 8-bit per-token recipes)")
+        ->check(CLI::IsMember({"cpu", "cuda"}))
+        ->capture_default_str();
 }
 
 }  // namespace tameq::cli

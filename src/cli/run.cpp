@@ -1,6 +1,7 @@
 // tameq run MODEL --prompt TEXT -n N: generate text, streaming tokens, then report tokens/s.
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <random>
 
 #include <CLI/CLI.hpp>
@@ -13,12 +14,15 @@
 #include "model/engine.h"
 #include "model/sampler.h"
 #include "export/open_model.h"
+#ifdef TAMEQ_HAVE_CUDA
+#include "model/cuda_engine.h"
+#endif
 
 namespace tameq::cli {
 namespace {
 
 struct RunArgs {
-    std::string model, tokenizer, prompt, engine = "int";
+    std::string model, tokenizer, prompt, engine = "int", device = "cpu";
     int n_predict = 64;
     float temperature = 0.8f;
     float top_p = 0.95f;
@@ -30,8 +34,10 @@ using Clock = std::chrono::steady_clock;
 
 void run_generate(const RunArgs& a) {
     if (a.n_predict < 0) fail("run", "-n must be >= 0");
+    const Device device = parse_device(a.device);
+    require_device(device);
     Model model = load_model(a.model);
-    const std::string engine_desc = select_engine(model, parse_engine(a.engine));
+    const std::string engine_desc = device == Device::Cpu ? select_engine(model, parse_engine(a.engine)) : "";
     if (!engine_desc.empty()) std::fprintf(stderr, "engine: %s\n", engine_desc.c_str());
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
     const ModelConfig& c = model.cfg;
@@ -44,24 +50,41 @@ void run_generate(const RunArgs& a) {
     if (int(ids.size()) > ctx) fail("run", "prompt of {} tokens exceeds the context of {}", ids.size(), c.max_positions);
     const uint64_t seed = a.seed >= 0 ? uint64_t(a.seed) : std::random_device{}();
     Sampler sampler(a.temperature, a.top_p, seed);
-    Engine engine(model, ctx);
+    // One forward for either device: n tokens at the current position, logits of the last.
+    std::unique_ptr<Engine> cpu;
+#ifdef TAMEQ_HAVE_CUDA
+    std::unique_ptr<CudaEngine> gpu;
+    if (device == Device::Cuda) {
+        gpu = std::make_unique<CudaEngine>(model, ctx);
+        std::fprintf(stderr, "engine: %s\n", gpu->describe().c_str());
+    }
+#endif
+    if (device == Device::Cpu) cpu = std::make_unique<Engine>(model, ctx);
+    int position = 0;
     std::vector<float> logits(size_t(c.vocab));
+    auto forward = [&](const int* t, int n) {
+#ifdef TAMEQ_HAVE_CUDA
+        if (gpu) gpu->forward(t, n, logits.data(), true);
+#endif
+        if (cpu) cpu->forward(t, n, logits.data(), Logits::Last);
+        position += n;
+    };
 
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
     const auto t0 = Clock::now();
-    engine.forward(ids.data(), int(ids.size()), logits.data(), Logits::Last);
+    forward(ids.data(), int(ids.size()));
     const auto t1 = Clock::now();
     TokenStreamer stream(*tok, prompt_ids);  // so the first new token reads as mid-text
     int generated = 0;
-    while (generated < a.n_predict && engine.position() < ctx) {
+    while (generated < a.n_predict && position < ctx) {
         const int next = sampler.sample(logits.data(), c.vocab);
         ++generated;
         if (next == c.eos_id) break;
         std::fputs(stream.push(next).c_str(), stdout);
         std::fflush(stdout);
-        if (engine.position() >= ctx) break;
-        engine.forward(&next, 1, logits.data(), Logits::Last);
+        if (position >= ctx) break;
+        forward(&next, 1);
     }
     std::fputs(stream.flush().c_str(), stdout);
     std::fputs("\n", stdout);
@@ -87,6 +110,7 @@ const CommandRegistrar reg([](CLI::App& app) {
     cmd->add_flag("--no-bos", args->no_bos, "do not prepend the BOS token");
     cmd->add_option("--engine", args->engine, "quantized models: int (integer kernels where they apply) or sim (simulated)")
         ->check(CLI::IsMember({"int", "sim"}))->capture_default_str();
+    add_device_option(cmd, args->device);
     cmd->callback([args] { run_generate(*args); });
 });
 

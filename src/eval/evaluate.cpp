@@ -12,6 +12,10 @@
 #include "kernels/cpu/dispatch.h"
 #include "model/int_engine.h"
 #include "export/open_model.h"
+#ifdef TAMEQ_HAVE_CUDA
+#include "kernels/cuda/device.h"
+#include "model/cuda_engine.h"
+#endif
 
 namespace tameq {
 
@@ -36,12 +40,36 @@ std::string select_engine(Model& m, EngineChoice e) {
     return s;
 }
 
+Device parse_device(const std::string& name) {
+    if (name == "cpu") return Device::Cpu;
+    if (name == "cuda") return Device::Cuda;
+    fail("device", "unknown device '{}' (valid: cpu, cuda)", name);
+}
+
+void require_device(Device d) {
+    if (d == Device::Cpu) return;
+#ifdef TAMEQ_HAVE_CUDA
+    std::string why;
+    if (!cuda::device_available(&why)) fail("--device cuda", "no usable CUDA device ({})", why);
+#else
+    fail("--device cuda", "this tameq was built without CUDA (configure with nvcc on PATH, TAMEQ_CUDA=ON)");
+#endif
+}
+
 RecipeEval evaluate_recipe(const EvalRequest& req, const Tokenizer& tok, const std::function<void(int, int, double)>& on_window) {
     const int references = !req.ref.empty() + (req.ref_model != nullptr) + !req.kl_base.empty();
     if (references > 1) fail("eval", "--ref and --kl-base both name a reference; pick one");
+    require_device(req.device);
     RecipeEval out;
     Model model = req.recipe ? quantize_in_memory(req.model, *req.recipe, tok, &out.quant) : load_model(req.model);
-    out.engine = select_engine(model, req.engine);
+    // The CUDA engine takes the simulated linears as they are (their codes and grids); the CPU integer engine's
+    // repacking would only be undone.
+    if (req.device == Device::Cpu) out.engine = select_engine(model, req.engine);
+#ifdef TAMEQ_HAVE_CUDA
+    // Refused before any reference or window work: the reason names the directory and the missing piece.
+    if (req.device == Device::Cuda)
+        if (const std::string why = cuda_engine_refusal(model); !why.empty()) fail(model.source, "{}", why);
+#endif
     out.cfg = model.cfg;
     out.params = model.n_params();
     if (req.windows.ctx > model.cfg.max_positions)
@@ -75,7 +103,21 @@ RecipeEval evaluate_recipe(const EvalRequest& req, const Tokenizer& tok, const s
     std::unique_ptr<LogitsWriter> save;
     if (!req.save_logits.empty()) save = std::make_unique<LogitsWriter>(req.save_logits, model.cfg.vocab, int(text.seqs.size()));
     const auto t0 = std::chrono::steady_clock::now();
-    out.ppl = evaluate_ppl(model, text.seqs, reference.get(), save.get(), on_window);
+    if (req.device == Device::Cuda) {
+#ifdef TAMEQ_HAVE_CUDA
+        size_t longest = 0;
+        for (const auto& seq : text.seqs) longest = std::max(longest, seq.size());
+        CudaEngine gpu(model, int(longest));
+        out.engine = gpu.describe();
+        const SequenceForward forward = [&](const std::vector<int>& seq, float* logits) {
+            gpu.reset();
+            gpu.forward(seq.data(), int(seq.size()), logits);
+        };
+        out.ppl = evaluate_ppl_with(forward, model.cfg.vocab, text.seqs, reference.get(), save.get(), on_window);
+#endif
+    } else {
+        out.ppl = evaluate_ppl(model, text.seqs, reference.get(), save.get(), on_window);
+    }
     out.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (save) save->finish();
     return out;

@@ -27,10 +27,18 @@ const char* engine_name(EngineChoice e);             // "int" | "sim"
 // runs ("" for an FP model: nothing is quantized).
 std::string select_engine(Model& m, EngineChoice e);
 
+// Where the model runs: the CPU engines, or the CUDA engine (model/cuda_engine.h: the Llama family, BF16 for
+// FP models and W8A8 for 8-bit per-token recipes; anything else is refused, never run elsewhere silently).
+enum class Device { Cpu, Cuda };
+Device parse_device(const std::string& name);  // "cpu" | "cuda"; anything else fails naming it
+// Fails with one line when this build or machine cannot run `d` (no CUDA build, no usable GPU).
+void require_device(Device d);
+
 struct EvalRequest {
     std::string model;               // checkpoint or quantized directory
     const Recipe* recipe = nullptr;  // set: quantize `model` in memory first
     EngineChoice engine = EngineChoice::Int;
+    Device device = Device::Cpu;     // Cuda: the model (not its reference) runs on the GPU
     std::string data;                // evaluation text, cut by `windows`
     WindowSpec windows;
     const TextWindows* cut = nullptr;  // the windows already cut from `data` with `windows` (a sweep cuts once)

@@ -139,10 +139,21 @@ PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& 
 
 PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& sequences, ReferenceLogits* ref,
                        LogitsWriter* save, const std::function<void(int, int, double)>& on_window) {
-    const int vocab = model.cfg.vocab;
     size_t longest = 0;
     for (const auto& s : sequences) longest = std::max(longest, s.size());
     Engine engine(model, int(longest));
+    const SequenceForward forward = [&](const std::vector<int>& seq, float* logits) {
+        engine.reset();
+        engine.forward(seq.data(), int(seq.size()), logits, Logits::All);
+    };
+    return evaluate_ppl_with(forward, model.cfg.vocab, sequences, ref, save, on_window);
+}
+
+PplResult evaluate_ppl_with(const SequenceForward& forward, int vocab, const std::vector<std::vector<int>>& sequences,
+                            ReferenceLogits* ref, LogitsWriter* save,
+                            const std::function<void(int, int, double)>& on_window) {
+    size_t longest = 0;
+    for (const auto& s : sequences) longest = std::max(longest, s.size());
     std::vector<float> logits(longest * size_t(vocab)), ref_logits(ref ? logits.size() : 0);
 
     PplResult r;
@@ -153,8 +164,7 @@ PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& 
         const std::vector<int>& seq = sequences[w];
         const int n = int(seq.size());
         if (n < 2) continue;
-        engine.reset();
-        engine.forward(seq.data(), n, logits.data(), Logits::All);
+        forward(seq, logits.data());
         if (save) save->add(seq, logits.data());
         if (ref) ref->get(w, seq, ref_logits.data());
         double window_nll = 0.0;

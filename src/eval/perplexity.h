@@ -56,5 +56,11 @@ PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& 
                        const std::function<void(int, int, double)>& on_window = {});
 PplResult evaluate_ppl(const Model& model, const std::vector<std::vector<int>>& sequences, ReferenceLogits* ref,
                        LogitsWriter* save, const std::function<void(int, int, double)>& on_window = {});
+// The same scoring over any engine: `forward(seq, logits)` runs one sequence from position 0 and fills
+// logits [seq.size() x vocab] (the CUDA engine; the overloads above run the CPU Engine through it).
+using SequenceForward = std::function<void(const std::vector<int>& seq, float* logits)>;
+PplResult evaluate_ppl_with(const SequenceForward& forward, int vocab, const std::vector<std::vector<int>>& sequences,
+                            ReferenceLogits* ref, LogitsWriter* save,
+                            const std::function<void(int, int, double)>& on_window = {});
 
 }  // namespace tameq

@@ -20,6 +20,9 @@ public:
     // Rotates x [n x n_heads*head_dim] for positions pos0 .. pos0+n-1 in place.
     void apply(float* x, int n, int n_heads, int pos0) const;
     int max_positions() const { return max_pos_; }
+    // The tables themselves, [max_positions x head_dim/2] (the CUDA engine uploads them).
+    const std::vector<float>& cos_table() const { return cos_; }
+    const std::vector<float>& sin_table() const { return sin_; }
 
 private:
     int head_dim_ = 0, max_pos_ = 0;

@@ -97,6 +97,14 @@ void Blas::gemm_bf16(const uint16_t* a, const uint16_t* w, uint16_t* y, int m, i
                "cublasGemmEx(bf16)");
 }
 
+void Blas::gemm_bf16_f32(const uint16_t* a, const uint16_t* w, float* y, int m, int n, int k, Stream s) {
+    float alpha = 1.0f, beta = 0.0f;
+    check_blas(cublasSetStream(impl_->blas, s), "cublasSetStream");
+    check_blas(cublasGemmEx(impl_->blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w, CUDA_R_16BF, k, a,
+                            CUDA_R_16BF, k, &beta, y, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx(bf16 -> f32)");
+}
+
 void Blas::gemm_s8_s32(const int8_t* a, const int8_t* w, int32_t* acc, int m, int n, int k, Stream s) {
     if (k % 4 != 0) fail("gemm_s8_s32", "cuBLASLt int8 needs k % 4 == 0, got k = {}", k);
     LtPlan& p = impl_->plan(m, n, k);
