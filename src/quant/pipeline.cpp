@@ -210,7 +210,8 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     const OutlierTuneOptions ot{r.abits, r.symmetrize, r.ot_clip_search, r.ot_fold};
     const QuantSpec static_spec = static_act_spec(r);
     const std::set<Tap> kept = r.ot_clip_search || searched ? std::set<Tap>{Tap::AttnIn, Tap::MlpIn} : std::set<Tap>{};
-    const int kept_rows = searched ? kMigrationSearchRows : 4096;
+    // The clip search and the migration search score on the same sample of kept rows.
+    const int kept_rows = kMigrationSearchRows;
     MigrationSearchOptions search{weight_spec(r), r.abits, {}, {1.0f}, r.symmetrize, gptq, r.gptq_damp};
     if (searched) {
         search.alphas = alpha_grid(r.search_alpha_min, r.search_alpha_max, r.search_alpha_steps);
