@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/synthetic.h"
 #include "test_util.h"
@@ -125,4 +126,30 @@ TEST_F(CliTest, DeviceCudaWithoutAGpuIsOneLineExit2) {
     const std::string text = write_file("t.txt", "hello world, hello tameq\n");
     expect_user_error("eval ppl " + m + " --data " + text + " --ctx 8 --windows 1 --device cuda", why);
     expect_user_error("run " + m + " -p hi -n 2 --device cuda", why);
+}
+
+TEST_F(CliTest, BenchTimesEveryPromptAndThreadCount) {
+    const std::string m = model_dir(ArchFamily::Llama);
+    std::string out;
+    ASSERT_EQ(test::run_tameq("bench " + m + " -p 8,16 -n 4 -r 2 -t 1,2 --json", &out), 0) << out;
+    const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+    EXPECT_EQ(j["repetitions"].get<int>(), 2);
+    EXPECT_GT(j["peak_rss_mib"].get<double>(), 0.0);
+    const std::vector<std::string> tests = {"pp8", "tg4 @ pp8", "pp16", "tg4 @ pp16"};
+    ASSERT_EQ(j["rows"].size(), 2 * tests.size()) << out;
+    for (size_t i = 0; i < j["rows"].size(); ++i) {
+        const auto& row = j["rows"][i];
+        EXPECT_EQ(row["threads"].get<int>(), i < tests.size() ? 1 : 2);
+        EXPECT_EQ(row["test"].get<std::string>(), tests[i % tests.size()]);
+        // tokens/s is the mean of per-repetition rates, ms the mean time: both positive and consistent within
+        // the spread of two repetitions (a factor of 2 either way).
+        const double rate = row["tokens_per_s"].get<double>(), ms = row["ms"].get<double>();
+        const double tokens = row.contains("generated") ? row["generated"].get<double>() : row["prompt"].get<double>();
+        ASSERT_GT(ms, 0.0);
+        EXPECT_GT(rate, 0.5 * tokens / (ms / 1e3));
+        EXPECT_LT(rate, 2.0 * tokens / (ms / 1e3));
+    }
+    expect_user_error("bench " + m + " -p 0", "prompt lengths must be >= 1");
+    expect_user_error("bench " + m + " -p 8 -r 0", "-r must be >= 1");
+    expect_user_error("bench " + m + " -p 120 -n 16", "needs a context of 136 tokens");
 }
