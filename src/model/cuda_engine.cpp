@@ -10,6 +10,7 @@
 #include "common/half.h"
 #include "kernels/cuda/blas.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/gemm_int8.h"
 #include "kernels/cuda/llama_ops.h"
 #include "model/fake_quant.h"
@@ -19,6 +20,10 @@
 namespace tameq {
 
 namespace {
+
+// Chunks of at least this many rows (prefill) go through the tensor-core attention; decode rows through the
+// warp-per-query kernel, which reads each cached key once per row and needs no 16-row tile to fill.
+constexpr int kFlashAttentionMinRows = 16;
 
 // A device allocation of `count` T, freed with it.
 template <class T>
@@ -342,8 +347,12 @@ void CudaEngine::forward(const int* tokens, int n, float* logits, bool last_only
         e.linear(l.v, n, v_rows);
         cuda::rope_rows(e.q.get(), n, c.n_heads, hd, pos_, e.rope_cos.get(), e.rope_sin.get());
         cuda::rope_rows(k_rows, n, c.n_kv_heads, hd, pos_, e.rope_cos.get(), e.rope_sin.get());
-        cuda::causal_attention(e.q.get(), l.k_cache.get(), l.v_cache.get(), n, pos_, c.n_heads, c.n_kv_heads, hd,
-                               e.attn.get());
+        if (n >= kFlashAttentionMinRows && cuda::flash_attention_supports(hd))
+            cuda::flash_attention(e.q.get(), l.k_cache.get(), l.v_cache.get(), n, pos_, c.n_heads, c.n_kv_heads, hd,
+                                  e.attn.get());
+        else
+            cuda::causal_attention(e.q.get(), l.k_cache.get(), l.v_cache.get(), n, pos_, c.n_heads, c.n_kv_heads, hd,
+                                   e.attn.get());
         if (bf16) cuda::to_bf16(e.attn.get(), size_t(n) * q_dim, e.xb.get());
         else cuda::quantize_rows(e.attn.get(), n, int(q_dim), e.bind(l.o_in));
         e.linear(l.o, n, e.tmp.get());
