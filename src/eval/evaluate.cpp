@@ -35,6 +35,7 @@ std::string select_engine(Model& m, EngineChoice e) {
     std::string s = fmt::format("integer kernels ({}) for {} linears", kern::path_name(kern::active_path()), r.integer);
     if (r.simulated) s += fmt::format(", simulated for {} ({})", r.simulated, r.first_reason);
     if (r.fused_hadamard) s += ", R4 fused into down_proj";
+    if (r.norm_code_groups) s += fmt::format(", {} norms emit static codes", r.norm_code_groups);
     if (r.kv_codes) s += ", KV cache stores codes";
     if (r.head_bf16) s += r.embed_bf16 ? ", embeddings and lm_head in BF16" : ", lm_head in BF16";
     return s;

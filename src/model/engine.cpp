@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "common/error.h"
 #include "common/half.h"
+#include "kernels/cpu/norm_codes.h"
 #include "model/family.h"
+#include "model/int_linear.h"
 #include "numerics/massive.h"
 
 namespace tameq {
@@ -55,6 +58,34 @@ void BlockContext::mark_fp_rows(const float* x) {
     if (!online.keep_massive_fp) return;
     s.fp_rows = mark_massive_by_norm(x, n, cfg.hidden);
     fp_rows = s.fp_rows;
+}
+
+void BlockContext::norm_and_project(const float* x, const Norm& norm, bool is_layer_norm, Tap where,
+                                    std::initializer_list<NormReader> readers) {
+    const int k = cfg.hidden;
+    if (online.norm_codes && !tap && fp_rows.empty()) {
+        const Linear* linears[8];
+        size_t count = 0;
+        for (const NormReader& r : readers)
+            if (count < std::size(linears)) linears[count++] = r.linear;
+        if (const IntLinear* first = count == readers.size() ? shared_static_codes({linears, count}) : nullptr) {
+            const QuantSpec& spec = *first->static_code_spec();
+            const int ld = first->code_stride();
+            s.codes.resize(size_t(n) * ld);
+            for (int i = 0; i < n && ld > k; ++i) std::memset(&s.codes[size_t(i) * ld + k], 0, size_t(ld - k));
+            const kern::NormAffine affine{is_layer_norm ? kern::RowNorm::layer : kern::RowNorm::rms, norm.weight.data(),
+                                          norm.bias.empty() ? nullptr : norm.bias.data(), cfg.norm_eps};
+            kern::norm_codes_u8(x, n, k, k, affine, qmin(spec), qmax(spec), s.codes.data(), ld);
+            for (const NormReader& r : readers) static_cast<const IntLinear*>(r.linear)->forward_codes(s.codes.data(), n, r.y);
+            return;
+        }
+    }
+    if (is_layer_norm)
+        layer_norm(x, n, k, norm, cfg.norm_eps, s.xn.data());
+    else
+        rms_norm(x, n, k, norm, cfg.norm_eps, s.xn.data());
+    observe(where, s.xn.data(), k);
+    for (const NormReader& r : readers) project(*r.linear, s.xn.data(), r.y);
 }
 
 void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) {

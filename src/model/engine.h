@@ -3,6 +3,7 @@
 // the family's file (family_llama.cpp, family_opt.cpp); this file only sequences embed → blocks → final
 // norm → lm_head.
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -17,6 +18,7 @@ namespace tameq {
 struct Scratch {
     std::vector<float> xn, q, k, v, attn, tmp, ff_a, ff_b, scores;
     std::vector<uint8_t> fp_rows;
+    std::vector<uint8_t> codes;  // static codes a norm emits for all its readers (OnlineTransforms::norm_codes)
     void ensure(const ModelConfig& cfg, int n);
 };
 
@@ -45,6 +47,18 @@ struct BlockContext {
     void mark_fp_rows(const float* x);
     // y [n x out] = lin(x [n x in]), honouring fp_rows.
     void project(const Linear& lin, const float* x, float* y) const { lin.forward_keeping_fp(x, n, y, fp_rows); }
+
+    // One pre-norm and every linear that reads it: reader.y = reader.linear(norm(x)), the norm's output observed
+    // at `where`; LayerNorm when is_layer_norm, else RMSNorm (with the norm's bias when it has one). When
+    // online.norm_codes, no tap observes, no row stays in FP and every reader is an IntLinear taking the same
+    // static codes (shared_static_codes), the norm emits the codes once into s.codes and each GEMM reads them;
+    // otherwise the norm writes s.xn in FP32 and each reader quantizes it. Both give the same codes.
+    struct NormReader {
+        const Linear* linear;
+        float* y;
+    };
+    void norm_and_project(const float* x, const Norm& norm, bool is_layer_norm, Tap where,
+                          std::initializer_list<NormReader> readers);
 };
 
 // Shared tail of every family's attention: the KV policy on the n new cache rows (already written, keys

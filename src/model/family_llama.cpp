@@ -23,13 +23,10 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
 
     ctx.observe(Tap::AttnResidual, x, c.hidden);
     ctx.mark_fp_rows(x);
-    rms_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
-    ctx.observe(Tap::AttnIn, s.xn.data(), c.hidden);
-    ctx.project(*l.q, s.xn.data(), s.q.data());
     float* k_rows = ctx.cache.k(ctx.cache_layer, ctx.pos0);
     float* v_rows = ctx.cache.v(ctx.cache_layer, ctx.pos0);
-    ctx.project(*l.k, s.xn.data(), k_rows);
-    ctx.project(*l.v, s.xn.data(), v_rows);
+    ctx.norm_and_project(x, l.attn_norm, false, Tap::AttnIn,
+                         {{l.q.get(), s.q.data()}, {l.k.get(), k_rows}, {l.v.get(), v_rows}});
     if (!l.q_norm.weight.empty()) {
         rms_norm(s.q.data(), n * c.n_heads, hd, l.q_norm, c.norm_eps, s.q.data());
         rms_norm(k_rows, n * c.n_kv_heads, hd, l.k_norm, c.norm_eps, k_rows);
@@ -43,10 +40,7 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
     attend_and_project(l, x, ctx);
 
     ctx.observe(Tap::MlpResidual, x, c.hidden);
-    rms_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());
-    ctx.observe(Tap::MlpIn, s.xn.data(), c.hidden);
-    ctx.project(*l.gate, s.xn.data(), s.ff_a.data());
-    ctx.project(*l.up, s.xn.data(), s.ff_b.data());
+    ctx.norm_and_project(x, l.mlp_norm, false, Tap::MlpIn, {{l.gate.get(), s.ff_a.data()}, {l.up.get(), s.ff_b.data()}});
     silu_mul(s.ff_a.data(), s.ff_b.data(), size_t(n) * c.intermediate);
     if (ctx.online.had_down) fwht_row_blocks(s.ff_a.data(), n, c.intermediate, ctx.online.had_down_block);
     ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);

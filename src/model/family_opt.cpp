@@ -20,17 +20,17 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
 
     ctx.observe(Tap::AttnResidual, x, c.hidden);
     ctx.mark_fp_rows(x);
-    const float* attn_in = x;
-    if (pre) {
-        layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.xn.data());
-        attn_in = s.xn.data();
-    }
-    ctx.observe(Tap::AttnIn, attn_in, c.hidden);
-    ctx.project(*l.q, attn_in, s.q.data());
     float* k_rows = ctx.cache.k(ctx.cache_layer, ctx.pos0);
     float* v_rows = ctx.cache.v(ctx.cache_layer, ctx.pos0);
-    ctx.project(*l.k, attn_in, k_rows);
-    ctx.project(*l.v, attn_in, v_rows);
+    if (pre) {
+        ctx.norm_and_project(x, l.attn_norm, true, Tap::AttnIn,
+                             {{l.q.get(), s.q.data()}, {l.k.get(), k_rows}, {l.v.get(), v_rows}});
+    } else {
+        ctx.observe(Tap::AttnIn, x, c.hidden);
+        ctx.project(*l.q, x, s.q.data());
+        ctx.project(*l.k, x, k_rows);
+        ctx.project(*l.v, x, v_rows);
+    }
     attend_and_project(l, x, ctx);
     if (!pre) {
         layer_norm(x, n, c.hidden, l.attn_norm, c.norm_eps, s.tmp.data());
@@ -38,13 +38,12 @@ void opt_block(const Layer& l, float* x, BlockContext& ctx) {
     }
 
     ctx.observe(Tap::MlpResidual, x, c.hidden);
-    const float* mlp_in = x;
     if (pre) {
-        layer_norm(x, n, c.hidden, l.mlp_norm, c.norm_eps, s.xn.data());
-        mlp_in = s.xn.data();
+        ctx.norm_and_project(x, l.mlp_norm, true, Tap::MlpIn, {{l.fc1.get(), s.ff_a.data()}});
+    } else {
+        ctx.observe(Tap::MlpIn, x, c.hidden);
+        ctx.project(*l.fc1, x, s.ff_a.data());
     }
-    ctx.observe(Tap::MlpIn, mlp_in, c.hidden);
-    ctx.project(*l.fc1, mlp_in, s.ff_a.data());
     relu(s.ff_a.data(), size_t(n) * c.intermediate);
     if (ctx.online.had_down) fwht_row_blocks(s.ff_a.data(), n, c.intermediate, ctx.online.had_down_block);
     ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);

@@ -5,6 +5,7 @@
 #include "common/half.h"
 #include "kernels/scheme_kernels.h"
 #include "model/bf16_linear.h"
+#include "model/family.h"
 #include "model/fake_quant.h"
 #include "model/int_linear.h"
 
@@ -40,6 +41,15 @@ IntegerReport use_integer_kernels(Model& m) {
                 if (report.simulated++ == 0) report.first_reason = why;
             }
         }
+    // Static-code recipes (OutlierTune, ot-search): the norm emits its readers' codes once.
+    const bool pre_norm = m.cfg.pre_layer_norm;
+    for (Layer& l : m.layers)
+        for (Tap input : {Tap::AttnIn, Tap::MlpIn}) {
+            const std::vector<Linear*> readers = linears_reading(l, input);
+            const std::vector<const Linear*> linears(readers.begin(), readers.end());
+            if (pre_norm && !linears.empty() && shared_static_codes(linears)) ++report.norm_code_groups;
+        }
+    m.online.norm_codes = report.norm_code_groups > 0;
     if (m.online.had_down) {
         // R4 moves into the down linears only if every one of them can take it: had_down is model-wide.
         std::vector<IntLinear*> downs;

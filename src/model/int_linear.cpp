@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/error.h"
+
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/gemm.h"
@@ -83,6 +85,32 @@ void IntLinear::forward(const float* x, int n, float* y) const {
     }
     const kern::Dequant dq{scale_a_.data(), zero_a_.data(), scale_w_.data(), bias_.empty() ? nullptr : bias_.data()};
     gemm_(codes_.data(), n, ld, w_, dq, y, out_features());
+}
+
+void IntLinear::forward_codes(const uint8_t* codes, int n, float* y) const {
+    if (!static_code_spec()) fail("model", "forward_codes on a linear that quantizes its input per token");
+    scale_a_.assign(size_t(n), 1.0f);
+    zero_a_.assign(size_t(n), 128);
+    const kern::Dequant dq{scale_a_.data(), zero_a_.data(), scale_w_.data(), bias_.empty() ? nullptr : bias_.data()};
+    gemm_(codes, n, w_.k_pad, w_, dq, y, out_features());
+}
+
+const IntLinear* shared_static_codes(std::span<const Linear* const> readers) {
+    const IntLinear* first = nullptr;
+    for (const Linear* l : readers) {
+        const auto* il = dynamic_cast<const IntLinear*>(l);
+        const QuantSpec* spec = il ? il->static_code_spec() : nullptr;
+        if (!spec || qmin(*spec) < -128 || qmax(*spec) > 127) return nullptr;
+        if (!first) {
+            first = il;
+            continue;
+        }
+        const QuantSpec& f = *first->static_code_spec();
+        if (qmin(*spec) != qmin(f) || qmax(*spec) != qmax(f) || il->code_stride() != first->code_stride() ||
+            il->in_features() != first->in_features())
+            return nullptr;
+    }
+    return first;
 }
 
 bool IntLinear::accepts_input_hadamard(int block) const {

@@ -4,6 +4,7 @@
 // with bias. Built from a simulated FakeQuantLinear and computing the same function: the codes are the
 // quantizer module's codes, only the float summation order differs.
 #include <memory>
+#include <span>
 #include <string>
 
 #include "kernels/cpu/pack.h"
@@ -12,6 +13,13 @@
 #include "model/fake_quant.h"
 
 namespace tameq {
+
+class IntLinear;
+
+// The first of `readers` (the linears of one norm) when every one is an IntLinear on static 8-bit-or-narrower
+// codes with the same code range and code_stride, so that one kern::norm_codes_u8 pass can feed them all;
+// else null.
+const IntLinear* shared_static_codes(std::span<const Linear* const> readers);
 
 class IntLinear : public Linear {
 public:
@@ -31,6 +39,18 @@ public:
         hadamard_input_ = accepts_input_hadamard(block);
         hadamard_block_ = block;
     }
+    // OutlierTune's static codes (symmetric, every step folded to 1 into the norm before this linear): the spec
+    // whose [qmin, qmax] clamps them; null when the input is quantized per token. Readers of one norm with the
+    // same range and code_stride can share the codes the norm emits (kern::norm_codes_u8).
+    const QuantSpec* static_code_spec() const {
+        return act_.mode == ActQuant::Mode::PerChannelStatic ? &act_.spec : nullptr;
+    }
+    // Row stride of the codes forward_codes reads: the packed width (columns past in_features meet zero weights).
+    int code_stride() const { return w_.k_pad; }
+    // y [n x out] from static codes codes [n x code_stride()] (u8, +128-shifted, step 1): forward without its
+    // own quantization pass. Only for static_code_spec() linears; columns in_features .. code_stride()-1 must
+    // be readable (their value never counts).
+    void forward_codes(const uint8_t* codes, int n, float* y) const;
     // Resident bytes: packed weights, their scales and the bias.
     size_t weight_bytes() const { return w_.bytes() + (scale_w_.size() + bias_.size()) * sizeof(float); }
 

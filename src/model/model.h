@@ -43,6 +43,11 @@ struct OnlineTransforms {
     bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
     // DFRot's Table 1 diagnostic: tokens whose residual is massive skip activation quantization.
     bool keep_massive_fp = false;
+    // Integer engine only (set by use_integer_kernels, never written to tameq.json): a pre-norm whose readers
+    // all take the same static codes emits them itself (kern::norm_codes_u8), and the readers' GEMMs read them
+    // (BlockContext::norm_and_project). False runs the same model through the FP32 norm and each reader's own
+    // quantization pass, with bit-identical results.
+    bool norm_codes = false;
 };
 
 struct Model {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "kernels/cpu/norm_codes.h"
 
 namespace tameq {
 
@@ -10,9 +11,7 @@ void rms_norm(const float* x, int n, int dim, const Norm& norm, float eps, float
     for (int i = 0; i < n; ++i) {
         const float* xi = x + size_t(i) * dim;
         float* oi = out + size_t(i) * dim;
-        double ss = 0.0;
-        for (int j = 0; j < dim; ++j) ss += double(xi[j]) * xi[j];
-        const float inv = 1.0f / std::sqrt(float(ss / dim) + eps);
+        const float inv = kern::rms_inv_scale(xi, dim, eps);  // the statistic kern::norm_codes_u8 uses
         for (int j = 0; j < dim; ++j) oi[j] = xi[j] * inv * norm.weight[size_t(j)];
         if (!norm.bias.empty())
             for (int j = 0; j < dim; ++j) oi[j] += norm.bias[size_t(j)];
@@ -23,14 +22,8 @@ void layer_norm(const float* x, int n, int dim, const Norm& norm, float eps, flo
     for (int i = 0; i < n; ++i) {
         const float* xi = x + size_t(i) * dim;
         float* oi = out + size_t(i) * dim;
-        double mean = 0.0;
-        for (int j = 0; j < dim; ++j) mean += xi[j];
-        mean /= dim;
-        double var = 0.0;
-        for (int j = 0; j < dim; ++j) var += (xi[j] - mean) * (xi[j] - mean);
-        var /= dim;
-        const float inv = float(1.0 / std::sqrt(var + eps));
-        const float m = float(mean);
+        float m = 0.0f, inv = 0.0f;
+        kern::layer_norm_stats(xi, dim, eps, &m, &inv);  // the statistics kern::norm_codes_u8 uses
         for (int j = 0; j < dim; ++j) oi[j] = (xi[j] - m) * inv * norm.weight[size_t(j)] + norm.bias[size_t(j)];
     }
 }
