@@ -43,6 +43,11 @@ struct OnlineTransforms {
     bool had_qk = false;    // R3: fwht per head on q and k after RoPE (qkᵀ unchanged; helps KV quantization)
     // DFRot's Table 1 diagnostic: tokens whose residual is massive skip activation quantization.
     bool keep_massive_fp = false;
+    // The family's LayerNorms run as RMSNorm (no mean subtraction; their affine terms were folded into the
+    // readers): set when a LayerNorm model (OPT) was made mean-free for rotations (Family::to_rms_skeleton). A
+    // rotated residual is no longer mean-free, so the mean subtraction must go; on the mean-free residual it
+    // was a no-op and LayerNorm's variance (eps included) is exactly RMSNorm's mean square.
+    bool layer_norm_as_rms = false;
 };
 
 struct Model {
