@@ -67,7 +67,7 @@ void rotate_skeleton_residual(Model& m, const std::vector<float>& r1) {
 }
 
 void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2) {
-    require_rms_norms(skeleton, "rotation R2");
+    // No norm sits between v and o, so R2 needs no norm conversion (it is exact for OPT's LayerNorm as it is).
     const int hd = skeleton.cfg.head_dim;
     if (r2.size() != size_t(hd) * hd) fail("rotation", "R2 must be {}x{}", hd, hd);
     DenseLinear& v = as_dense(*l.v);
