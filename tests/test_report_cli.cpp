@@ -224,9 +224,14 @@ TEST_F(ReportCli, BadInputIsAOneLineErrorAndWritesNothing) {
     expect_error("sweep " + m + " --recipes \"fp;rotate=spin\" --data " + text_ + " -o " + p("s2"), "unknown rotation 'spin'");
     expect_error("sweep " + m + " --recipes fp --data " + text_ + " -o " + text_ + "/sub", "cannot create the output directory");
     // A recipe the model cannot take fails as itself, not as an "interrupted" run: no marker is left.
-    const std::string opt = model(ArchFamily::OPT, 0.0f);
+    // Post-LN OPT: its LayerNorms sit on the residual, so no rotation is exact (pre-LN OPT rotates).
+    const std::string opt = p("opt-post-ln");
+    SyntheticSpec post_ln;
+    post_ln.cfg = tiny_config(ArchFamily::OPT, 2);
+    post_ln.cfg.pre_layer_norm = false;
+    write_synthetic_model(opt, post_ln);
     expect_error("sweep " + opt + " --recipes \"rotate=rh,w=4\" --data " + text_ + " --ctx 16 --windows 1 -o " + p("s3"),
-                 "rotations need RMSNorm");
+                 "post-LN OPT (do_layer_norm_before=false)");
     EXPECT_TRUE(fs::is_empty(p("s3/runs")));
     expect_error("inspect " + m + " --calib " + text_ + " -o " + p("missing/dir/r.html"), "missing/dir/r.html: cannot write");
     expect_error("inspect " + m + " --calib " + text_ + " -o " + p("r.html") + " --json " + p("nodir/r.json"), "r.json: cannot write");

@@ -137,8 +137,14 @@ TEST(Transforms, RotationsNeedRmsNormAndSupportedSizes) {
     SyntheticSpec spec;
     spec.cfg = tiny_config(ArchFamily::OPT, 1);
     write_synthetic_model(dir, spec);
+    // Pre-LN OPT converts to RMSNorm through its mean-free residual (test_opt_rotations.cpp); post-LN has no
+    // exact conversion.
     Model opt = load_model(dir);
+    opt.cfg.pre_layer_norm = false;
     EXPECT_THROW(fold_norm_scales(opt), Error);
+    Model pre = load_model(dir);
+    EXPECT_NO_THROW(fold_norm_scales(pre));
+    EXPECT_TRUE(pre.online.layer_norm_as_rms);
     fs::remove_all(dir);
     EXPECT_THROW(hadamard_factor(92), Error);
 }

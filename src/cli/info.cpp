@@ -82,6 +82,8 @@ void run_info(const InfoArgs& a) {
                                                          : ", online Hadamard before down_proj";
         fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), r4);
         if (m.online.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
+        if (m.online.layer_norm_as_rms)
+            fmt::print("              residual made mean-free, LayerNorms run as RMSNorm (affine terms folded)\n");
         if (r.wbits < 16)
             fmt::print("weights       {}-bit {} {}, {}\n", r.wbits, r.w_asym ? "asymmetric" : "symmetric",
                        r.w_group ? fmt::format("groups of {}", r.w_group) : "per output channel", choice_name(r.weights));

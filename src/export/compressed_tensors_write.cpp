@@ -186,6 +186,8 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
     Model m = load_quantized_model(qdir);
     const ModelConfig& c = m.cfg;
     const Family& family = family_of(c);
+    if (m.online.layer_norm_as_rms)  // vLLM's OPT runs LayerNorm, which a rotated residual no longer allows
+        fail(meta, "a rotated {} runs its LayerNorms as RMSNorm, which compressed-tensors cannot carry", c.architecture);
     if (m.online.had_qk && !options.drop_r3) fail(meta, "R3 has no compressed-tensors carrier; export with --drop-r3");
     for (const BlockRow& r : family.block)
         if (r.hf_rows)  // engines load the fused tensor, which would have to be re-fused from the split linears

@@ -136,7 +136,8 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     const float* last = x_.data() + size_t(n - rows) * c.hidden;
     head_in_.resize(size_t(rows) * c.hidden);
     if (model_.final_norm.weight.empty()) std::memcpy(head_in_.data(), last, size_t(rows) * c.hidden * 4);
-    else family.final_norm(last, rows, c.hidden, model_.final_norm, c.norm_eps, head_in_.data());
+    else (model_.online.layer_norm_as_rms ? rms_norm : family.final_norm)(last, rows, c.hidden, model_.final_norm,
+                                                                           c.norm_eps, head_in_.data());
     if (model_.project_out) {
         std::vector<float> projected(size_t(rows) * c.word_embed_proj_dim);
         model_.project_out->forward(head_in_.data(), rows, projected.data());

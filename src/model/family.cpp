@@ -22,6 +22,13 @@ const Family& family_of(const Layer& l) {
     fail("model", "a layer whose linears match no model family");
 }
 
+std::string rotation_refusal(const ModelConfig& c) {
+    const Family& f = family_of(c);
+    if (f.why_not_rotatable) return f.why_not_rotatable(c);
+    if (!f.rms_norm && !f.to_rms_skeleton) return fmt::format("the {} family's norms are not RMSNorm", f.name);
+    return {};
+}
+
 std::vector<Linear*> linears_reading(Layer& l, Tap input) {
     std::vector<Linear*> out;
     for (const BlockRow& r : family_of(l).block)

@@ -78,6 +78,14 @@ struct Family {
     bool learned_positions;   // Model::pos_embed is added to the embeddings and bounds the context
     bool head_may_be_missing; // an untied lm_head absent from the checkpoint is the embedding (as transformers does)
     bool rms_norm;            // RMSNorm without bias: what rotations and norm folding need
+    // Rotations (R1) need every residual reader behind an affine-free RMSNorm. Families whose norms are LayerNorms
+    // convert to that exactly (OPT: SliceGPT's mean-free residual) before their scales are folded, in two halves so
+    // the streaming pipeline can apply them: the model-level tensors (which sets Model::online.layer_norm_as_rms)
+    // and one block. Null: the family's norms already are RMSNorm (Llama). why_not_rotatable returns the reason a
+    // config cannot be converted exactly, empty when it can; null: every config can.
+    std::string (*why_not_rotatable)(const ModelConfig&) = nullptr;
+    void (*to_rms_skeleton)(Model& m) = nullptr;
+    void (*to_rms_layer)(const ModelConfig& c, Layer& l) = nullptr;
 };
 
 const Family& family_llama();
@@ -91,6 +99,9 @@ const Family& family_of(const Layer& l);
 // Widths of the attention projections' outputs, for the families' shape functions.
 inline int q_dim(const ModelConfig& c) { return c.n_heads * c.head_dim; }
 inline int kv_dim(const ModelConfig& c) { return c.n_kv_heads * c.head_dim; }
+
+// Empty when R1 is exact for c (its family's norms are RMSNorm or convert to it), else why not.
+std::string rotation_refusal(const ModelConfig& c);
 
 // The linears of l whose input is observed at `input` (the readers of a norm's output: AttnIn, MlpIn), in table
 // order.

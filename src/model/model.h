@@ -48,6 +48,11 @@ struct OnlineTransforms {
     // (BlockContext::norm_and_project). False runs the same model through the FP32 norm and each reader's own
     // quantization pass, with bit-identical results.
     bool norm_codes = false;
+    // The family's LayerNorms run as RMSNorm (no mean subtraction; their affine terms were folded into the
+    // readers): set when a LayerNorm model (OPT) was made mean-free for rotations (Family::to_rms_skeleton). A
+    // rotated residual is no longer mean-free, so the mean subtraction must go; on the mean-free residual it
+    // was a no-op and LayerNorm's variance (eps included) is exactly RMSNorm's mean square.
+    bool layer_norm_as_rms = false;
 };
 
 struct Model {

@@ -132,6 +132,7 @@ Model load_quantized_model(const std::string& dir) {
             } else if (r.linear == &Model::lm_head || st.has(name + ".weight")) {  // lm_head is always written
                 const Shape s = r.shape(c);
                 m.*r.linear = std::make_unique<DenseLinear>(s.cols, s.rows, st.load_f32(name + ".weight", {s.rows, s.cols}));
+                if (st.has(name + ".bias")) as_dense(*(m.*r.linear)).bias = st.load_f32(name + ".bias", {s.rows});
             }
         }
         m.online.had_down = meta.at("online").at("had_down").get<bool>();
@@ -141,6 +142,9 @@ Model load_quantized_model(const std::string& dir) {
             fail(file, "online.had_down_block {} is not a power of two dividing intermediate size {}", b, c.intermediate);
         m.online.had_qk = meta.at("online").at("had_qk").get<bool>();
         m.online.keep_massive_fp = meta.at("online").value("keep_massive_fp", false);
+        m.online.layer_norm_as_rms = meta.at("online").value("layer_norm_as_rms", false);
+        if (m.online.layer_norm_as_rms && family.rms_norm)
+            fail(file, "online.layer_norm_as_rms is set for a {} model, whose norms already are RMSNorm", c.architecture);
         if (!meta.at("kv").is_null()) {
             QuantSpec kv;
             kv.bits = meta["kv"].at("bits").get<int>();

@@ -144,6 +144,8 @@ void QuantizedDirWriter::skeleton(Model&& m) {
         } else if (r.linear && m.*r.linear) {
             const Shape s = r.shape(c);
             w.add_f32(name + ".weight", {s.rows, s.cols}, as_dense(*(m.*r.linear)).weight);
+            // A bias a transform added (OPT's final LayerNorm β folded into lm_head for rotations).
+            if (const auto& b = as_dense(*(m.*r.linear)).bias; !b.empty()) w.add_f32(name + ".bias", {s.rows}, b);
         }
     }
     w.write(tmp_ + "/model-embed-head.safetensors");
@@ -151,7 +153,8 @@ void QuantizedDirWriter::skeleton(Model&& m) {
     state_->cfg = c;
     state_->online = {{"had_down", m.online.had_down},
                       {"had_down_block", m.online.had_down_block},
-                      {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp}};
+                      {"had_qk", m.online.had_qk}, {"keep_massive_fp", m.online.keep_massive_fp},
+                      {"layer_norm_as_rms", m.online.layer_norm_as_rms}};
     if (auto* kv = dynamic_cast<const FakeQuantKv*>(m.kv_policy.get()))
         state_->kv = {{"bits", kv->spec().bits}, {"symmetric", kv->spec().symmetric}, {"clip", kv->spec().clip_ratio}};
 }

@@ -147,8 +147,9 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
                            choice_name(r.rotate));
         require_pre_norm(cfg, std::string(choice_name(r.method)).c_str());
     }
-    if (rotating && !family_of(cfg).rms_norm)
-        fail(model_path, "rotations need RMSNorm (Llama family); {} uses LayerNorm", cfg.architecture);
+    if (rotating)
+        if (const std::string why = rotation_refusal(cfg); !why.empty())
+            fail(model_path, "rotations are not exact for this {}: {}", cfg.architecture, why);
     const int r4_block = std::max(r.r4.block, 0);  // OnlineTransforms::had_down_block
     if (rotating) {
         // R4 needs a supported Hadamard size (full) or a block that divides the row; say so before any work.

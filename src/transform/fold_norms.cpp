@@ -18,23 +18,24 @@ void fold(Norm& norm, const std::vector<Linear*>& readers) {
     std::fill(norm.weight.begin(), norm.weight.end(), 1.0f);
 }
 
-void require_rmsnorm(const Model& m) {
-    if (!family_of(m.cfg).rms_norm)
-        fail(m.source, "rotations need RMSNorm (Llama family); {} uses LayerNorm, whose mean subtraction does not "
-                       "commute with a rotation", m.cfg.architecture);
+void require_rotatable(const Model& m) {
+    if (const std::string why = rotation_refusal(m.cfg); !why.empty())
+        fail(m.source, "rotations are not exact for this {}: {}", m.cfg.architecture, why);
 }
 
 }  // namespace
 
 void fold_layer_norm_scales(const Model& skeleton, Layer& l) {
-    require_rmsnorm(skeleton);
+    require_rotatable(skeleton);
+    if (const Family& f = family_of(skeleton.cfg); f.to_rms_layer) f.to_rms_layer(skeleton.cfg, l);
     if (!l.attn_norm.bias.empty() || !l.mlp_norm.bias.empty()) fail(skeleton.source, "norm has a bias; cannot fold before rotating");
     fold(l.attn_norm, linears_reading(l, Tap::AttnIn));
     fold(l.mlp_norm, linears_reading(l, Tap::MlpIn));
 }
 
 void fold_final_norm_scale(Model& m) {
-    require_rmsnorm(m);
+    require_rotatable(m);
+    if (const Family& f = family_of(m.cfg); f.to_rms_skeleton) f.to_rms_skeleton(m);
     fold(m.final_norm, {m.lm_head.get()});
 }
 

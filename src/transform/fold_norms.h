@@ -1,8 +1,9 @@
 #pragma once
 // Folds RMSNorm scales into the linears that read the norm's output (QuaRot's first step), leaving the
 // norms scale-free so the residual stream can be rotated: RMSNorm(x)·diag(γ)·Wᵀ = RMSNorm(x)·(W·diag(γ))ᵀ.
-// Llama family only (RMSNorm without bias); OPT's LayerNorm is refused, since its mean subtraction does not
-// commute with a rotation.
+// LayerNorm families first convert to RMSNorm through their Family::to_rms_* hooks (OPT: SliceGPT's mean-free
+// residual, which also folds the norms' biases); configs where that is not exact (post-LN OPT,
+// project_in/out) are refused with the family's reason.
 #include "model/model.h"
 
 namespace tameq {

@@ -34,33 +34,40 @@ void rotate_writer(Linear& l, const std::vector<float>& r) {
     if (!d.bias.empty()) right_multiply(d.bias, 1, d.out_features(), r);  // b·R as a row vector
 }
 
-void require_llama(const Model& m, const char* what) {
-    if (!family_of(m.cfg).rms_norm)
-        fail(m.source, "{} is implemented for Llama-family models (RMSNorm); {} is not supported", what, m.cfg.architecture);
+// The rotations need affine-free RMSNorms in front of every residual reader: the Llama family's own, or a
+// LayerNorm family's after fold_norm_scales converted it (OnlineTransforms::layer_norm_as_rms).
+void require_rms_norms(const Model& m, const char* what) {
+    if (const std::string why = rotation_refusal(m.cfg); !why.empty())
+        fail(m.source, "{} is not exact for this {}: {}", what, m.cfg.architecture, why);
+    if (!family_of(m.cfg).rms_norm && !m.online.layer_norm_as_rms)
+        fail(m.source, "{} needs {}'s LayerNorms converted to RMSNorm first (fold the norms)", what, m.cfg.architecture);
 }
 
 }  // namespace
 
 void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1) {
-    require_llama(skeleton, "rotation R1");
+    require_rms_norms(skeleton, "rotation R1");
     const int h = skeleton.cfg.hidden;
     if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
     for (float g : l.attn_norm.weight)
         if (g != 1.0f) fail(skeleton.source, "R1 needs folded norms (fold the norm scales first)");
-    for (Linear* p : {l.q.get(), l.k.get(), l.v.get(), l.gate.get(), l.up.get()}) rotate_reader(*p, r1);
-    for (Linear* p : {l.o.get(), l.down.get()}) rotate_writer(*p, r1);
+    for (Tap reads_residual : {Tap::AttnIn, Tap::MlpIn})
+        for (Linear* p : linears_reading(l, reads_residual)) rotate_reader(*p, r1);
+    for (Linear* p : {l.o.get(), l.down ? l.down.get() : l.fc2.get()}) rotate_writer(*p, r1);
 }
 
 void rotate_skeleton_residual(Model& m, const std::vector<float>& r1) {
-    require_llama(m, "rotation R1");
+    require_rms_norms(m, "rotation R1");
     const int h = m.cfg.hidden;
     if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
+    if (m.project_in || m.project_out) fail(m.source, "rotation R1 through project_in/project_out is not exact");
     right_multiply(m.embed, m.cfg.vocab, h, r1);
+    if (!m.pos_embed.empty()) right_multiply(m.pos_embed, int(m.pos_embed.size() / size_t(h)), h, r1);  // OPT
     rotate_reader(*m.lm_head, r1);
 }
 
 void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2) {
-    require_llama(skeleton, "rotation R2");
+    // No norm sits between v and o, so R2 needs no norm conversion (it is exact for OPT's LayerNorm as it is).
     const int hd = skeleton.cfg.head_dim;
     if (r2.size() != size_t(hd) * hd) fail("rotation", "R2 must be {}x{}", hd, hd);
     DenseLinear& v = as_dense(*l.v);

@@ -1,7 +1,8 @@
 #pragma once
-// QuaRot's rotations of a norm-folded Llama-family model (row-vector convention x' = x·R):
-//   R1 on the residual stream: embeddings E·R1; readers (q, k, v, gate, up, lm_head) W·R1;
-//      writers (o, down) R1ᵀ·W and their biases.
+// QuaRot's rotations of a norm-folded model (row-vector convention x' = x·R): the Llama family, or OPT after
+// fold_norm_scales made its residual mean-free and its norms RMSNorm:
+//   R1 on the residual stream: embeddings (and OPT's learned positions) E·R1; readers (q, k, v, gate, up or
+//      fc1, lm_head) W·R1; writers (o, down or fc2) R1ᵀ·W and their biases.
 //   R2 per head on v/o: v rows of each KV head R2ᵀ·W_v,h; o columns of each head W_o,h·R2.
 //   R4 online before down_proj: weights W·Hᵀ offline, fwht on the activations in the forward pass; H is
 //      QuaRot's full H_n (block 0) or the block-diagonal I ⊗ H_B/√B (B a power of two dividing n).
