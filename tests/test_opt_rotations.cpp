@@ -48,19 +48,7 @@ std::vector<float> logits_of(const Model& m, const std::vector<int>& ids) {
     return out;
 }
 
-// Largest |a − b| over the largest |b| of each position, worst position.
-double worst_rel(const std::vector<float>& a, const std::vector<float>& b, int vocab) {
-    double worst = 0;
-    for (size_t t = 0; t < b.size() / size_t(vocab); ++t) {
-        double num = 0, den = 0;
-        for (int v = 0; v < vocab; ++v) {
-            num = std::max(num, double(std::fabs(a[t * vocab + v] - b[t * vocab + v])));
-            den = std::max(den, double(std::fabs(b[t * vocab + v])));
-        }
-        worst = std::max(worst, num / den);
-    }
-    return worst;
-}
+using test::worst_rel;
 
 double worst_over_prompts(const Model& m, const std::vector<std::vector<int>>& ps,
                           const std::vector<std::vector<float>>& want) {

@@ -1,6 +1,8 @@
 #include "test_util.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +40,19 @@ std::string error_of(const std::function<void()>& f) {
         return e.what();
     }
     return "(no error)";
+}
+
+double worst_rel(const std::vector<float>& a, const std::vector<float>& b, int vocab) {
+    double worst = 0;
+    for (size_t t = 0; t < b.size() / size_t(vocab); ++t) {
+        double num = 0, den = 0;
+        for (int v = 0; v < vocab; ++v) {
+            num = std::max(num, double(std::fabs(a[t * vocab + v] - b[t * vocab + v])));
+            den = std::max(den, double(std::fabs(b[t * vocab + v])));
+        }
+        worst = std::max(worst, num / den);
+    }
+    return worst;
 }
 
 }  // namespace tameq::test

@@ -1,9 +1,10 @@
 #pragma once
 // Paths to ../shared and the committed fixtures, the skip used when ../shared is absent, a fresh directory
-// per test, and the message of an expected tameq::Error.
+// per test, the message of an expected tameq::Error, and how far two logit tensors are apart.
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -22,6 +23,9 @@ std::filesystem::path fresh_test_dir(const std::string& prefix);
 
 // What f throws as tameq::Error, or "(no error)".
 std::string error_of(const std::function<void()>& f);
+
+// Largest |a − b| over the largest |b| of each position (rows of `vocab` logits), worst position.
+double worst_rel(const std::vector<float>& a, const std::vector<float>& b, int vocab);
 
 }  // namespace tameq::test
 
