@@ -66,10 +66,44 @@ MODELS = {
                                                           "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 4.0],
                                                           "long_factor": [1.0, 1.5, 2.2, 3.0, 4.5, 6.0, 9.0, 12.0],
                                                           "original_max_position_embeddings": 32})),
+    # Gemma 2: (1 + w) RMSNorm, embeddings × √hidden, GeGLU (tanh GELU), q scaled by query_pre_attn_scalar^-½,
+    # attention and final logit soft-capping, post-attention / post-MLP norms, sliding layers alternating with
+    # global ones (layer 0 sliding). head_dim 32 ≠ hidden/heads, FFN 160 = 20·8.
+    "gemma2": ("Gemma2Config", dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3,
+                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                                    hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=24,
+                                    sliding_window=8, attn_logit_softcapping=5.0, final_logit_softcapping=3.0,
+                                    tie_word_embeddings=True)),
+    # Gemma 3 (text): Gemma 2's block with per-head q/k RMSNorm (1 + w), no soft-capping, five sliding layers per
+    # global one (here layer_types given: sliding, sliding, full), a separate RoPE base for sliding layers.
+    "gemma3": ("Gemma3TextConfig", dict(hidden_size=64, intermediate_size=152, num_hidden_layers=3,
+                                        num_attention_heads=4, num_key_value_heads=1, head_dim=32,
+                                        hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=32,
+                                        sliding_window=8, tie_word_embeddings=True,
+                                        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+                                        rope_parameters={"full_attention": {"rope_type": "default",
+                                                                            "rope_theta": 1000000.0},
+                                                         "sliding_attention": {"rope_type": "default",
+                                                                               "rope_theta": 10000.0}})),
+    # Mixtral: 4 SwiGLU experts of width 152 = 76·2, top-2 softmax routing (renormalised over the two).
+    "mixtral": ("MixtralConfig", dict(hidden_size=64, intermediate_size=152, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                      num_local_experts=4, num_experts_per_tok=2, sliding_window=None,
+                                      tie_word_embeddings=False, router_jitter_noise=0.0)),
+    # Qwen3-MoE: q/k norms, 8 experts of width 80 = 20·4, top-2 with norm_topk_prob, layer 1 a dense MLP
+    # (mlp_only_layers) of width 160.
+    "qwen3-moe": ("Qwen3MoeConfig", dict(hidden_size=64, intermediate_size=160, moe_intermediate_size=80,
+                                         num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+                                         head_dim=16, num_experts=8, num_experts_per_tok=2, norm_topk_prob=True,
+                                         decoder_sparse_step=1, mlp_only_layers=[1], tie_word_embeddings=False,
+                                         attention_bias=False)),
 }
+GEMMA = {"gemma2", "gemma3"}  # norm weights are stored as w of (1 + w)
+MOE = {"mixtral", "qwen3-moe"}
 PROMPT_LENGTHS_OF = {"phi3-longrope": [11, 24, 40]}
 # Seeds of the weights (torch) and prompts (numpy), fixed per model so that adding a model changes no other.
-SEED = {"mistral-swa": 0, "qwen2-swa": 1, "qwen3-tied": 2, "qwen3-untied": 3, "phi3-longrope": 4}
+SEED = {"mistral-swa": 0, "qwen2-swa": 1, "qwen3-tied": 2, "qwen3-untied": 3, "phi3-longrope": 4, "gemma2": 5,
+        "gemma3": 6, "mixtral": 7, "qwen3-moe": 8}
 
 
 def exact_fp32():
@@ -80,14 +114,15 @@ def exact_fp32():
 
 def build(name, device):
     cls_name, kw = MODELS[name]
-    config = getattr(transformers, cls_name)(**{**COMMON, **kw})
+    common = {k: v for k, v in COMMON.items() if not (k == "hidden_act" and name in GEMMA)}
+    config = getattr(transformers, cls_name)(**{**common, **kw})
     config._attn_implementation = "eager"
     torch.manual_seed(SEED[name] + 1)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
     with torch.no_grad():
         for pname, p in model.named_parameters():
             if pname.endswith("norm.weight"):
-                p.copy_(1 + 0.3 * torch.randn_like(p))
+                p.copy_((0 if name in GEMMA else 1) + 0.3 * torch.randn_like(p))
             elif pname.endswith(".bias"):
                 p.copy_(0.1 * torch.randn_like(p))
             else:
@@ -111,11 +146,13 @@ def prompts_for(name):
 def without_window(model, device):
     """The same weights with every layer full attention (to measure what the window changes)."""
     config = copy.deepcopy(model.config)
-    config.sliding_window = None
+    if getattr(config, "layer_types", None) is not None:
+        # Gemma's masks need a sliding_window even when no layer slides
+        config.layer_types = ["full_attention"] * config.num_hidden_layers
+    if config.model_type not in ("gemma2", "gemma3_text"):
+        config.sliding_window = None
     if hasattr(config, "use_sliding_window"):
         config.use_sliding_window = False
-    if getattr(config, "layer_types", None) is not None:
-        config.layer_types = ["full_attention"] * config.num_hidden_layers
     full = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
     full.load_state_dict(model.state_dict())
     return full.to(device).eval()
@@ -142,6 +179,35 @@ def greedy(model, prompt, device):
             "top2_margins": margins}
 
 
+def routing_of(model, ids, device):
+    """Layer 0's MoE block on prompt ids: its input (the post-attention norm's output), the router's logits, the
+    experts each token selected with their weights (as the block computes them), and the block's output."""
+    moe = model.model.layers[0].mlp
+    seen = {}
+    h1 = moe.register_forward_hook(lambda m, a, out: seen.update(x=a[0], out=out))
+    h2 = moe.gate.register_forward_hook(lambda m, a, out: seen.update(gate=out))
+    logits_of(model, ids, device)
+    h1.remove()
+    h2.remove()
+    x = seen["x"].reshape(-1, seen["x"].shape[-1]).float()
+    out = seen["out"][0] if isinstance(seen["out"], tuple) else seen["out"]
+    gate = seen["gate"]
+    # transformers 5 routers return (logits, top-k weights, top-k ids); older ones return the logits only.
+    logits = (gate[0] if isinstance(gate, tuple) else gate).reshape(x.shape[0], -1).float()
+    k = model.config.num_experts_per_tok
+    probs = torch.softmax(logits, dim=-1)
+    w, idx = torch.topk(probs, k, dim=-1)
+    if getattr(model.config, "norm_topk_prob", True):  # Mixtral always renormalises
+        w = w / w.sum(dim=-1, keepdim=True)
+    r = {"prompt_ids": ids, "layer": 0, "top_k": k, "input": x.cpu().tolist(), "router_logits": logits.cpu().tolist(),
+         "topk_ids": idx.cpu().tolist(), "topk_weights": w.cpu().tolist(),
+         "output": out.reshape(x.shape[0], -1).float().cpu().tolist()}
+    if isinstance(gate, tuple) and len(gate) >= 3:  # what the model itself selected, to check the recomputation
+        r["model_topk_ids"] = gate[2].reshape(x.shape[0], -1).cpu().tolist()
+        r["model_topk_weights"] = gate[1].reshape(x.shape[0], -1).float().cpu().tolist()
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir")
@@ -153,7 +219,17 @@ def main():
              "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     for name in args.only or MODELS:
-        d = os.path.join(args.outdir, name)
+        try:
+            one(name, args.outdir, device, stamp)
+        except Exception:  # report and go on with the other models: one device call makes them all
+            import traceback
+            traceback.print_exc()
+            print(f"{name}: FAILED")
+
+
+def one(name, outdir, device, stamp):
+    if True:
+        d = os.path.join(outdir, name)
         os.makedirs(d, exist_ok=True)
         model = build(name, device)
         prompts = prompts_for(name)
@@ -187,9 +263,17 @@ def main():
         with open(os.path.join(d, "ref_greedy.json"), "w") as f:
             json.dump({"model": name, **g, **stamp}, f, indent=1)
             f.write("\n")
+        if name in MOE:
+            with open(os.path.join(d, "ref_routing.json"), "w") as f:
+                json.dump({"model": name, **routing_of(model, prompts[1], device), **stamp}, f)
+                f.write("\n")
         model.to(torch.bfloat16).save_pretrained(d)
         with open(os.path.join(d, "config.json")) as f:
             saved = json.load(f)
+        from safetensors import safe_open
+        with safe_open(os.path.join(d, "model.safetensors"), "pt") as st:
+            names = sorted(st.keys())
+        print(f"{name}: {len(names)} tensors, layer 0: {[n for n in names if '.0.' in n or 'layers.0' in n][:40]}")
         print(f"{name}: {saved['architectures'][0]} params {sum(p.numel() for p in model.parameters())} "
               f"logits {[p['shape'] for p in meta_prompts]} window_effect {meta.get('window_effect')} "
               f"layer_types {meta['layer_types']} greedy {g['ids']} recompute_matches {g['recompute_matches']} "
