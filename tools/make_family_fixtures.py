@@ -7,6 +7,8 @@ For each model of MODELS writes OUTDIR/NAME/:
   config.json, model.safetensors (bf16: every weight is rounded to bf16 first, so the fp32 reference and the
                                   stored checkpoint hold the same numbers)
   ref_logits.json + ref_logits.f32  full-vocab fp32 logits of every position of PROMPT_LENGTHS prompts (token ids)
+  ref_routing.json                  mixtures of experts only: layer 0's MoE block on prompt 1 (its input, the
+                                    router's logits, the top-k experts and weights, the block's output)
   ref_greedy.json                   greedy continuation of prompt 0 by generate() (with its KV cache, so a
                                     sliding-window cache is exercised in decode), checked against argmax over
                                     full recomputation without a cache; top-1 minus top-2 margin of each step
@@ -24,6 +26,8 @@ import copy
 import datetime
 import json
 import os
+import sys
+import traceback
 
 import numpy as np
 import torch
@@ -218,66 +222,68 @@ def main():
     stamp = {"transformers": transformers.__version__, "torch": torch.__version__,
              "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    failed = []
     for name in args.only or MODELS:
         try:
             one(name, args.outdir, device, stamp)
         except Exception:  # report and go on with the other models: one device call makes them all
-            import traceback
             traceback.print_exc()
             print(f"{name}: FAILED")
+            failed.append(name)
+    if failed:  # a failed model's directory may be partial: do not commit it
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 def one(name, outdir, device, stamp):
-    if True:
-        d = os.path.join(outdir, name)
-        os.makedirs(d, exist_ok=True)
-        model = build(name, device)
-        prompts = prompts_for(name)
-        blobs, meta_prompts, offset = [], [], 0
-        for ids in prompts:
-            lg = logits_of(model, ids, device)
-            blobs.append(lg.astype("<f4").reshape(-1))
-            meta_prompts.append({"ids": ids, "shape": list(lg.shape), "offset_floats": offset,
-                                 "argmax": lg.argmax(axis=-1).tolist()})
-            offset += lg.size
-        meta = {"model": name, "file": "ref_logits.f32", "dtype": "float32 little-endian",
-                "layout": "prompts in order, each [position][vocab] row-major; prompt i starts at offset_floats",
-                "vocab": VOCAB, "prompts": meta_prompts,
-                "layer_types": getattr(model.config, "layer_types", None),
-                "sliding_window": getattr(model.config, "sliding_window", None),
-                "rope_parameters": getattr(model.config, "rope_parameters", None)}
-        if meta["sliding_window"]:
-            full = without_window(model, device)
-            effect = []
-            for p, ids in zip(meta_prompts, prompts):
-                a = np.frombuffer(np.concatenate(blobs).tobytes(), dtype="<f4")[p["offset_floats"]:][:np.prod(p["shape"])]
-                b = logits_of(full, ids, device).reshape(-1)
-                effect.append(float(np.abs(a - b).max() / np.abs(a).max()))
-            meta["window_effect"] = effect  # max |logit change| / max |logit| per prompt when the window is removed
-            del full
-        np.concatenate(blobs).tofile(os.path.join(d, "ref_logits.f32"))
-        with open(os.path.join(d, "ref_logits.json"), "w") as f:
-            json.dump({**meta, **stamp}, f, indent=1)
+    d = os.path.join(outdir, name)
+    os.makedirs(d, exist_ok=True)
+    model = build(name, device)
+    prompts = prompts_for(name)
+    blobs, meta_prompts, offset = [], [], 0
+    for ids in prompts:
+        lg = logits_of(model, ids, device)
+        blobs.append(lg.astype("<f4").reshape(-1))
+        meta_prompts.append({"ids": ids, "shape": list(lg.shape), "offset_floats": offset,
+                             "argmax": lg.argmax(axis=-1).tolist()})
+        offset += lg.size
+    meta = {"model": name, "file": "ref_logits.f32", "dtype": "float32 little-endian",
+            "layout": "prompts in order, each [position][vocab] row-major; prompt i starts at offset_floats",
+            "vocab": VOCAB, "prompts": meta_prompts,
+            "layer_types": getattr(model.config, "layer_types", None),
+            "sliding_window": getattr(model.config, "sliding_window", None),
+            "rope_parameters": getattr(model.config, "rope_parameters", None)}
+    if meta["sliding_window"]:
+        full = without_window(model, device)
+        effect = []
+        for p, ids in zip(meta_prompts, prompts):
+            a = np.frombuffer(np.concatenate(blobs).tobytes(), dtype="<f4")[p["offset_floats"]:][:np.prod(p["shape"])]
+            b = logits_of(full, ids, device).reshape(-1)
+            effect.append(float(np.abs(a - b).max() / np.abs(a).max()))
+        meta["window_effect"] = effect  # max |logit change| / max |logit| per prompt when the window is removed
+        del full
+    np.concatenate(blobs).tofile(os.path.join(d, "ref_logits.f32"))
+    with open(os.path.join(d, "ref_logits.json"), "w") as f:
+        json.dump({**meta, **stamp}, f, indent=1)
+        f.write("\n")
+    g = greedy(model, prompts[0], device)
+    with open(os.path.join(d, "ref_greedy.json"), "w") as f:
+        json.dump({"model": name, **g, **stamp}, f, indent=1)
+        f.write("\n")
+    if name in MOE:
+        with open(os.path.join(d, "ref_routing.json"), "w") as f:
+            json.dump({"model": name, **routing_of(model, prompts[1], device), **stamp}, f)
             f.write("\n")
-        g = greedy(model, prompts[0], device)
-        with open(os.path.join(d, "ref_greedy.json"), "w") as f:
-            json.dump({"model": name, **g, **stamp}, f, indent=1)
-            f.write("\n")
-        if name in MOE:
-            with open(os.path.join(d, "ref_routing.json"), "w") as f:
-                json.dump({"model": name, **routing_of(model, prompts[1], device), **stamp}, f)
-                f.write("\n")
-        model.to(torch.bfloat16).save_pretrained(d)
-        with open(os.path.join(d, "config.json")) as f:
-            saved = json.load(f)
-        from safetensors import safe_open
-        with safe_open(os.path.join(d, "model.safetensors"), "pt") as st:
-            names = sorted(st.keys())
-        print(f"{name}: {len(names)} tensors, layer 0: {[n for n in names if '.0.' in n or 'layers.0' in n][:40]}")
-        print(f"{name}: {saved['architectures'][0]} params {sum(p.numel() for p in model.parameters())} "
-              f"logits {[p['shape'] for p in meta_prompts]} window_effect {meta.get('window_effect')} "
-              f"layer_types {meta['layer_types']} greedy {g['ids']} recompute_matches {g['recompute_matches']} "
-              f"min margin {min(g['top2_margins']):.4f}; files {sorted(os.listdir(d))}")
+    model.to(torch.bfloat16).save_pretrained(d)
+    with open(os.path.join(d, "config.json")) as f:
+        saved = json.load(f)
+    from safetensors import safe_open
+    with safe_open(os.path.join(d, "model.safetensors"), "pt") as st:
+        names = sorted(st.keys())
+    print(f"{name}: {len(names)} tensors, layer 0: {[n for n in names if '.0.' in n or 'layers.0' in n][:40]}")
+    print(f"{name}: {saved['architectures'][0]} params {sum(p.numel() for p in model.parameters())} "
+          f"logits {[p['shape'] for p in meta_prompts]} window_effect {meta.get('window_effect')} "
+          f"layer_types {meta['layer_types']} greedy {g['ids']} recompute_matches {g['recompute_matches']} "
+          f"min margin {min(g['top2_margins']):.4f}; files {sorted(os.listdir(d))}")
 
 
 if __name__ == "__main__":
