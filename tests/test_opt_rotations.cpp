@@ -4,13 +4,16 @@
 // keeps the conversion (lm_head's folded bias, RMSNorm mode) and runs on the integer engine.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "eval/perplexity.h"
 #include "export/open_model.h"
 #include "io/tokenizer.h"
+#include "io/windows.h"
 #include "model/engine.h"
 #include "model/family.h"
 #include "model/int_engine.h"
@@ -160,8 +163,27 @@ TEST(OptRotations, RotatedQuantizedDirectoryRunsOnTheIntegerEngine) {
     const IntegerReport rep = use_integer_kernels(integer);
     EXPECT_EQ(rep.simulated, 0) << rep.first_reason;
     EXPECT_EQ(rep.integer, 6 * base.cfg.n_layers);
+    // The integer engine against the simulation: only the GEMM's float summation order differs. One 8-bit
+    // activation code moved across a rounding boundary by that is carried on by the KV cache to every later
+    // position (measured 2026-12-04 on the first prompt: 1e-3 of the largest logit up to position 8, 1.3e-2
+    // to 2.1e-2 after a flip at 9 with OpenBLAS's AVX-512 kernels, 2.9e-2 on the second; below 2e-2 with
+    // AVX2), so the logits are compared where no flip has happened yet, and the model as a whole by perplexity
+    // on 3 windows of 256 tokens of the Gutenberg eval text. Flips move a sample that small by tenths of a percent either way
+    // (measured int/sim − 1 with an FP32 or a BF16 head alike: W4A8 RH +0.50 %, W4A8 RH r4=none −0.30 %,
+    // W4A8 −0.42 %, W8A8 +0.28 %, W8A8 RH −0.25 %); over 4 windows of 1024 W4A8 RH is +0.16 % (RESULTS §10.1)
+    // and over E64 W8A8 −0.015 % (§3). A wrong scale, bias or transform moves it by far more.
     const std::vector<float> sim_logits = logits_of(sim, ps[0]);
-    EXPECT_LT(worst_rel(logits_of(integer, ps[0]), sim_logits, base.cfg.vocab), 2e-2);
+    const std::vector<float> int_logits = logits_of(integer, ps[0]);
+    const size_t early = 4 * size_t(base.cfg.vocab);
+    EXPECT_LT(worst_rel({int_logits.begin(), int_logits.begin() + early},
+                        {sim_logits.begin(), sim_logits.begin() + early}, base.cfg.vocab),
+              5e-3);
+    std::ifstream eval_in(test::shared_path("data/gutenberg/eval.txt"));
+    const std::string eval_text((std::istreambuf_iterator<char>(eval_in)), {});
+    const auto windows = make_windows(tok->encode(eval_text.substr(0, 40000)), 256, 3, base.cfg.bos_id);
+    ASSERT_EQ(windows.size(), 3u);
+    const double sim_ppl = evaluate_ppl(sim, windows).ppl, int_ppl = evaluate_ppl(integer, windows).ppl;
+    EXPECT_LT(std::fabs(int_ppl / sim_ppl - 1.0), 1e-2) << "int " << int_ppl << " vs sim " << sim_ppl;
     // Quantized, still near FP: measured 0.35 (2026-12-03); logits of another function are off by about 1.
     EXPECT_LT(worst_rel(sim_logits, want[0], base.cfg.vocab), 0.5);
     fs::remove_all(root);
