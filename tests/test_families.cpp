@@ -493,3 +493,57 @@ TEST(FamilyConfig, Phi3LongropeAndWindow) {
     EXPECT_EQ(test::error_of([&] { config_with("Phi3ForCausalLM", {{"rope_parameters", partial}}); }),
               "config.json: partial_rotary_factor 0.5 is not supported (only 1.0)");
 }
+
+// Gemma's keys as transformers 5 writes them: the attention scale, the soft-caps (null: none), the sliding layers
+// from layer_types, Gemma 3's per-type RoPE bases; the keys tameq needs are named when missing; `tameq info`
+// shows the family's features.
+TEST(FamilyConfig, GemmaKeys) {
+    const ModelConfig g2 = load_hf_config(fixture_dir("gemma2"));
+    EXPECT_EQ(g2.family, ArchFamily::Gemma);
+    EXPECT_EQ(g2.query_pre_attn_scalar, 24.0f);
+    EXPECT_FLOAT_EQ(g2.attention_scale(), 1.0f / std::sqrt(24.0f));
+    EXPECT_EQ(g2.attn_softcap, 5.0f);
+    EXPECT_EQ(g2.final_softcap, 3.0f);
+    EXPECT_FALSE(g2.qk_norm);
+    EXPECT_EQ(windows_of(g2), (std::vector<int>{8, 0, 8}));
+    EXPECT_EQ(g2.rope_theta_sliding, 0.0f);
+    const ModelConfig g3 = load_hf_config(fixture_dir("gemma3"));
+    EXPECT_TRUE(g3.qk_norm);
+    EXPECT_EQ(g3.attn_softcap, 0.0f);
+    EXPECT_EQ(windows_of(g3), (std::vector<int>{8, 8, 0}));
+    EXPECT_EQ(g3.rope_theta, 1e6f);
+    EXPECT_EQ(g3.rope_theta_sliding, 1e4f);
+    for (const ModelConfig& c : {g2, g3}) {  // the round trip through hf_config_text keeps them
+        const ModelConfig back = parse_hf_config(hf_config_text(c), "x");
+        EXPECT_EQ(windows_of(back), windows_of(c));
+        EXPECT_EQ(back.attn_softcap, c.attn_softcap);
+        EXPECT_EQ(back.final_softcap, c.final_softcap);
+        EXPECT_EQ(back.rope_theta_sliding, c.rope_theta_sliding);
+        EXPECT_EQ(back.query_pre_attn_scalar, c.query_pre_attn_scalar);
+        EXPECT_EQ(back.qk_norm, c.qk_norm);
+    }
+    const json types = {"sliding_attention", "full_attention", "sliding_attention", "full_attention"};
+    EXPECT_EQ(test::error_of([&] { config_with("Gemma2ForCausalLM", {{"sliding_window", 8}, {"layer_types", types}}); }),
+              "config.json: missing 'query_pre_attn_scalar' (the attention scale of Gemma2ForCausalLM)");
+    EXPECT_EQ(test::error_of([&] { config_with("Gemma2ForCausalLM", {{"sliding_window", 8}, {"query_pre_attn_scalar", 16}}); }),
+              "config.json: missing 'layer_types' (which Gemma2ForCausalLM layers slide)");
+    EXPECT_EQ(test::error_of([&] {
+                  config_with("Gemma2ForCausalLM", {{"sliding_window", 8}, {"query_pre_attn_scalar", 16},
+                                                    {"layer_types", types}, {"hidden_activation", "silu"}});
+              }),
+              "config.json: unsupported hidden_activation 'silu' for Gemma2ForCausalLM (supported: gelu_pytorch_tanh)");
+    EXPECT_EQ(test::error_of([&] {
+                  config_with("Gemma3ForCausalLM", {{"sliding_window", 8}, {"query_pre_attn_scalar", 16}, {"layer_types", types},
+                                                    {"rope_parameters", {{"full_attention", {{"rope_theta", 1e6}}}}}});
+              }),
+              "config.json: 'rope_parameters' needs an object 'sliding_attention'");
+    std::string out;
+    ASSERT_EQ(test::run_tameq("info " + fixture_dir("gemma2"), &out), 0) << out;
+    for (const char* want : {"(Gemma family)", "GeGLU", "post-norms", "scaled by sqrt(hidden) = 8.0000",
+                             "query_pre_attn_scalar^-1/2 = 24^-1/2", "soft-capping  attention scores 5, final logits 3",
+                             "sliding window of 8 tokens in layers 0,2 of 0..2"})
+        EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+    ASSERT_EQ(test::run_tameq("info " + fixture_dir("gemma3"), &out), 0) << out;
+    for (const char* want : {"q/k norm", ", theta 10000 in the sliding layers", "sliding window of 8 tokens in layers 0,1 of 0..2"})
+        EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+}
