@@ -3,6 +3,7 @@
 // sliding windows shorter than the prompts, Phi-3 (fused qkv_proj/gate_up_proj, longrope: its 40-token prompt
 // exceeds the original context of 32 and takes the long factors). Logits in one prefill, in chunks and token by token (the window in
 // decode), greedy continuations, the rotation passes at 16 bits, and the quantized recipes on both engines.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "export/open_model.h"
 #include "io/tokenizer.h"
 #include "model/engine.h"
+#include "model/family.h"
 #include "model/int_engine.h"
 #include "quant/pipeline.h"
 #include "test_util.h"
@@ -25,6 +27,7 @@
 using namespace tameq;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+
 
 namespace {
 
@@ -91,22 +94,20 @@ double rms_rel(const std::vector<float>& a, const std::vector<float>& b) {
 
 class Families : public ::testing::TestWithParam<std::string> {};
 
-}  // namespace
-
-TEST_P(Families, LogitsMatchTransformersInPrefillChunksAndDecode) {
-    const std::string name = GetParam();
+// The FP32 engine against transformers' logits: one prefill, prefill from pos0 > 0, decode one token at a time.
+void expect_logits_match(const std::string& name) {
     const Reference ref = read_reference(name);
     const Model m = load_model(fixture_dir(name));
     for (size_t i = 0; i < ref.prompts.size(); ++i)
         for (int chunk : {0, 5, 1}) {  // one prefill; prefill from pos0 > 0; decode one token at a time
             const double err = worst_rel(logits_of(m, ref.prompts[i], chunk), ref.logits[i], m.cfg.vocab);
             EXPECT_LT(err, 1e-4) << name << " prompt " << i << " chunk " << chunk;
-            if (chunk == 0) RecordProperty(name + "_prompt" + std::to_string(i) + "_max_rel", fmt_sci(err));
+            if (chunk == 0) ::testing::Test::RecordProperty(name + "_prompt" + std::to_string(i) + "_max_rel", fmt_sci(err));
         }
 }
 
-TEST_P(Families, GreedyContinuationMatchesTransformers) {
-    const std::string name = GetParam();
+// Greedy continuation through the KV cache, token by token, against transformers' generate.
+void expect_greedy_match(const std::string& name) {
     const json ref = read_json(fixture_dir(name) + "/ref_greedy.json");
     const Model m = load_model(fixture_dir(name));
     std::vector<int> ids = ref["prompt_ids"].get<std::vector<int>>();
@@ -122,6 +123,12 @@ TEST_P(Families, GreedyContinuationMatchesTransformers) {
     }
     EXPECT_EQ(got, want) << name;
 }
+
+}  // namespace
+
+TEST_P(Families, LogitsMatchTransformersInPrefillChunksAndDecode) { expect_logits_match(GetParam()); }
+
+TEST_P(Families, GreedyContinuationMatchesTransformers) { expect_greedy_match(GetParam()); }
 
 // Every rotation pass the family allows, alone and as recipes, at 16 bits: logits within 1e-4 of the FP model.
 TEST_P(Families, RotationPassesKeepTheLogits) {
@@ -233,6 +240,163 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Families, ::testing::Values("qwen3-tied", "qw
                              return s;
                          });
 
+// Gemma 2 and Gemma 3 (text): (1 + w) norms converted at load, post-norms on the attention and MLP outputs,
+// √hidden embeddings, GeGLU, query_pre_attn_scalar, Gemma 2's soft-capping, per-layer-type windows and (Gemma 3)
+// RoPE bases. Their residual rotations (R1) are refused; R2, R3, R4 and the channel methods are exact.
+class GemmaFamilies : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GemmaFamilies, LogitsMatchTransformersInPrefillChunksAndDecode) { expect_logits_match(GetParam()); }
+
+TEST_P(GemmaFamilies, GreedyContinuationMatchesTransformers) { expect_greedy_match(GetParam()); }
+
+// R2, R3 and R4 (full and block-diagonal) at 16 bits, and the channel methods' folds into the pre-norms (with the
+// 1 of (1 + w) added at load they are ordinary RMSNorm scales): logits within 1e-4 of the FP model.
+TEST_P(GemmaFamilies, ExactPassesKeepTheLogits) {
+    const std::string name = GetParam();
+    const std::string dir = fixture_dir(name);
+    const std::vector<int> ids = read_reference(name).prompts.back();
+    const Model base = load_model(dir);
+    const std::vector<float> want = logits_of(base, ids);
+    const int hd = base.cfg.head_dim;
+    const std::vector<std::pair<const char*, std::function<void(Model&)>>> passes = {
+        {"R2 (RH)", [&](Model& m) { rotate_heads_vo(m, random_hadamard(hd, 5)); }},
+        {"R2 (RO)", [&](Model& m) { rotate_heads_vo(m, random_orthogonal(hd, 6)); }},
+        {"R4", [](Model& m) { add_online_hadamard_down(m); }},
+        {"R4 block=8", [](Model& m) { add_online_hadamard_down(m, 8); }},
+        {"R3", [](Model& m) { add_online_hadamard_qk(m); }},
+    };
+    for (const auto& [pass, apply] : passes) {
+        Model m = load_model(dir);
+        apply(m);
+        const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
+        EXPECT_LT(err, 1e-4) << name << ": " << pass;
+        RecordProperty(name + " " + pass, fmt_sci(err));
+    }
+    if (!fs::exists(kGplText)) return;
+    auto tok = load_tokenizer(dir);
+    const std::string calib = std::string(",calib=") + kGplText + ",calib-windows=4,calib-ctx=64";
+    for (const char* method : {"method=smoothquant", "method=outliertune"}) {
+        const Model m = quantize_in_memory(dir, parse_recipe(method + calib), *tok);
+        const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
+        EXPECT_LT(err, 1e-4) << name << ": " << method;
+        RecordProperty(name + " " + method, fmt_sci(err));
+    }
+}
+
+// R1 in every form (random orthogonal, random Hadamard, DFRot, and the norm folding it needs) is refused, and the
+// message says why: the post-norms sit between the residual writers and the residual.
+TEST_P(GemmaFamilies, ResidualRotationsAreRefusedWithTheReason) {
+    const std::string name = GetParam();
+    const std::string dir = fixture_dir(name);
+    const std::string reason = "post-attention and post-feedforward RMSNorms normalize o_proj's and down_proj's outputs";
+    const Model fp = load_model(dir);
+    EXPECT_NE(rotation_refusal(fp.cfg).find(reason), std::string::npos) << rotation_refusal(fp.cfg);
+    auto tok = load_tokenizer(dir);
+    for (const std::string& recipe : std::vector<std::string>{"rotate=ro", "rotate=rh", "rotate=rh,w=4,a=8,kv=8",
+                                                              std::string("rotate=dfrot,calib=") + kGplText}) {
+        const std::string err = test::error_of([&] { quantize_in_memory(dir, parse_recipe(recipe), *tok); });
+        EXPECT_NE(err.find("rotations are not exact for this"), std::string::npos) << recipe << ": " << err;
+        EXPECT_NE(err.find(reason), std::string::npos) << recipe << ": " << err;
+    }
+    Model m = load_model(dir);
+    const std::string fold_err = test::error_of([&] { fold_norm_scales(m); });
+    EXPECT_NE(fold_err.find(reason), std::string::npos) << fold_err;
+    std::string log;
+    const fs::path out = test::fresh_test_dir("tameq-gemma-refused") / "q";
+    EXPECT_EQ(test::run_tameq("quantize " + dir + " -o " + out.string() + " --recipe rotate=rh", &log), 2) << log;
+    EXPECT_NE(log.find(reason), std::string::npos) << log;
+    EXPECT_FALSE(fs::exists(out));
+    fs::remove_all(out.parent_path());
+}
+
+// The recipes that are exact for Gemma, simulated and on the integer engine: finite logits within a loose bound of
+// FP (a broken pass gives about √2), the integer engine taking every linear and agreeing with the simulation.
+TEST_P(GemmaFamilies, QuantizedRecipesRunOnBothEngines) {
+    if (!fs::exists(kGplText)) GTEST_SKIP() << kGplText << " is absent";
+    const std::string name = GetParam();
+    const std::string dir = fixture_dir(name);
+    auto tok = load_tokenizer(dir);
+    const Model fp = load_model(dir);
+    const std::vector<int> ids = read_reference(name).prompts.back();
+    const std::vector<float> want = logits_of(fp, ids);
+    const std::string calib = std::string(",calib=") + kGplText + ",calib-windows=8,calib-ctx=64";
+    struct Case {
+        std::string recipe;
+        double max_err;  // simulated logits against FP
+        bool kv_codes;
+        const char* int_refusal = "";  // why the integer engine keeps every linear simulated; empty: it takes them all
+    };
+    // Measured 2026-12-04 (gemma2 / gemma3): W4A16 0.29–0.34, W8A8 0.028–0.032, SmoothQuant 0.029–0.031,
+    // OutlierTune GPTQ 0.14 / 0.05, W4A8 0.29–0.34 (with kv=8 0.30 / 0.34).
+    const std::vector<Case> cases = {
+        {"w=4", 0.5, false, "activations not quantized"},  // W4A16: no integer scheme
+        {"w=4,weights=gptq" + calib, 0.5, false, "activations not quantized"},
+        {"w=8,a=8", 0.08, false},
+        {"w=8,a=8,weights=gptq" + calib, 0.08, false},
+        {"w=4,a=8" + calib, 0.5, false},
+        {"w=4,a=8,weights=gptq" + calib, 0.5, false},
+        {"method=smoothquant,w=8,a=8" + calib, 0.08, false},
+        {"method=outliertune,w=8,a=8,weights=gptq" + calib, 0.25, false},
+        {"w=4,a=8,kv=8,weights=gptq" + calib, 0.5, true},
+    };
+    for (const Case& c : cases) {
+        const std::string short_name = c.recipe.substr(0, c.recipe.find(",calib"));
+        Model m = quantize_in_memory(dir, parse_recipe(c.recipe), *tok);
+        const std::vector<float> sim = logits_of(m, ids);
+        EXPECT_TRUE(std::all_of(sim.begin(), sim.end(), [](float v) { return std::isfinite(v); })) << short_name;
+        const double sim_err = rms_rel(sim, want);
+        EXPECT_LT(sim_err, c.max_err) << name << ": " << short_name;
+        const IntegerReport r = use_integer_kernels(m);
+        if (*c.int_refusal) {
+            EXPECT_EQ(r.integer, 0) << name << ": " << short_name;
+            EXPECT_EQ(r.first_reason, c.int_refusal) << name << ": " << short_name;
+        } else {
+            EXPECT_EQ(r.simulated, 0) << name << ": " << short_name << ": " << r.first_reason;
+        }
+        EXPECT_EQ(r.kv_codes, c.kv_codes) << name << ": " << short_name;
+        const double int_err = rms_rel(logits_of(m, ids), sim);
+        EXPECT_LT(int_err, 0.02) << name << ": " << short_name;
+        std::printf("%s %s: sim vs fp %.4f, int vs sim %.2e, simulated %d (%s)\n", name.c_str(), short_name.c_str(),
+                    sim_err, int_err, r.simulated, r.first_reason.c_str());
+        RecordProperty(name + " " + short_name, "sim vs fp " + std::to_string(sim_err) + ", int vs sim " + std::to_string(int_err));
+    }
+}
+
+// `tameq quantize` writes the post-norms, the windows and the soft-caps (config.json), and reads them back into the
+// model the in-memory pipeline computes; `tameq run` runs it on the integer engine.
+TEST_P(GemmaFamilies, QuantizedDirectoryReadsBackTheSameModel) {
+    if (!fs::exists(kGplText)) GTEST_SKIP() << kGplText << " is absent";
+    const std::string name = GetParam();
+    const std::string dir = fixture_dir(name);
+    const std::string calib = std::string(",calib=") + kGplText + ",calib-windows=4,calib-ctx=64";
+    auto tok = load_tokenizer(dir);
+    const std::vector<int> ids = read_reference(name).prompts.back();
+    const Model fp = load_model(dir);
+    for (const std::string& recipe : {"method=outliertune,w=8,a=8" + calib, "w=4,a=8,kv=8,weights=gptq" + calib}) {
+        const fs::path out = test::fresh_test_dir("tameq-gemma") / "q";
+        std::string log;
+        ASSERT_EQ(test::run_tameq("quantize " + dir + " -o " + out.string() + " --recipe " + recipe, &log), 0) << log;
+        const Model from_dir = load_model(out.string());
+        EXPECT_EQ(from_dir.cfg.family, ArchFamily::Gemma);
+        EXPECT_EQ(from_dir.cfg.attn_softcap, fp.cfg.attn_softcap);
+        EXPECT_EQ(from_dir.cfg.final_softcap, fp.cfg.final_softcap);
+        EXPECT_EQ(from_dir.cfg.rope_theta_sliding, fp.cfg.rope_theta_sliding);
+        for (int i = 0; i < fp.cfg.n_layers; ++i) {
+            EXPECT_EQ(from_dir.cfg.window_of(i), fp.cfg.window_of(i));
+            EXPECT_FALSE(from_dir.layers[size_t(i)].post_attn_norm.weight.empty());
+            EXPECT_FALSE(from_dir.layers[size_t(i)].post_mlp_norm.weight.empty());
+        }
+        const Model in_memory = quantize_in_memory(dir, parse_recipe(recipe), *tok);
+        EXPECT_LT(rms_rel(logits_of(from_dir, ids), logits_of(in_memory, ids)), 1e-6) << name << ": " << recipe;
+        ASSERT_EQ(test::run_tameq("run " + out.string() + " -p hello -n 4 --engine int", &log), 0) << log;
+        EXPECT_NE(log.find("engine: integer kernels"), std::string::npos) << log;
+        EXPECT_EQ(log.find("simulated for"), std::string::npos) << log;
+        fs::remove_all(out.parent_path());
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GemmaFamilies, ::testing::Values("gemma2", "gemma3"));
+
 namespace {
 
 // A Llama-family config.json with `extra` merged in.
@@ -297,9 +461,10 @@ TEST(FamilyConfig, BadWindowKeysAreNamed) {
               "config.json: 'layer_types'[1] = \"chunked_attention\": expected \"full_attention\" or \"sliding_attention\"");
     EXPECT_EQ(test::error_of([] { config_with("MistralForCausalLM", {{"sliding_window", 0}}); }),
               "config.json: 'sliding_window' = 0 is out of range");
-    const std::string unsupported = test::error_of([] { config_with("Gemma2ForCausalLM", {}); });
-    EXPECT_EQ(unsupported, "config.json: unsupported architecture 'Gemma2ForCausalLM' (supported: LlamaForCausalLM, "
-                           "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, OPTForCausalLM)");
+    const std::string unsupported = test::error_of([] { config_with("GPTNeoXForCausalLM", {}); });
+    EXPECT_EQ(unsupported, "config.json: unsupported architecture 'GPTNeoXForCausalLM' (supported: LlamaForCausalLM, "
+                           "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, Gemma2ForCausalLM, "
+                           "Gemma3ForCausalLM, OPTForCausalLM)");
 }
 
 // Phi-3's longrope as transformers reads it: factor = max / original positions, attention factor
@@ -327,4 +492,58 @@ TEST(FamilyConfig, Phi3LongropeAndWindow) {
     partial["partial_rotary_factor"] = 0.5;
     EXPECT_EQ(test::error_of([&] { config_with("Phi3ForCausalLM", {{"rope_parameters", partial}}); }),
               "config.json: partial_rotary_factor 0.5 is not supported (only 1.0)");
+}
+
+// Gemma's keys as transformers 5 writes them: the attention scale, the soft-caps (null: none), the sliding layers
+// from layer_types, Gemma 3's per-type RoPE bases; the keys tameq needs are named when missing; `tameq info`
+// shows the family's features.
+TEST(FamilyConfig, GemmaKeys) {
+    const ModelConfig g2 = load_hf_config(fixture_dir("gemma2"));
+    EXPECT_EQ(g2.family, ArchFamily::Gemma);
+    EXPECT_EQ(g2.query_pre_attn_scalar, 24.0f);
+    EXPECT_FLOAT_EQ(g2.attention_scale(), 1.0f / std::sqrt(24.0f));
+    EXPECT_EQ(g2.attn_softcap, 5.0f);
+    EXPECT_EQ(g2.final_softcap, 3.0f);
+    EXPECT_FALSE(g2.qk_norm);
+    EXPECT_EQ(windows_of(g2), (std::vector<int>{8, 0, 8}));
+    EXPECT_EQ(g2.rope_theta_sliding, 0.0f);
+    const ModelConfig g3 = load_hf_config(fixture_dir("gemma3"));
+    EXPECT_TRUE(g3.qk_norm);
+    EXPECT_EQ(g3.attn_softcap, 0.0f);
+    EXPECT_EQ(windows_of(g3), (std::vector<int>{8, 8, 0}));
+    EXPECT_EQ(g3.rope_theta, 1e6f);
+    EXPECT_EQ(g3.rope_theta_sliding, 1e4f);
+    for (const ModelConfig& c : {g2, g3}) {  // the round trip through hf_config_text keeps them
+        const ModelConfig back = parse_hf_config(hf_config_text(c), "x");
+        EXPECT_EQ(windows_of(back), windows_of(c));
+        EXPECT_EQ(back.attn_softcap, c.attn_softcap);
+        EXPECT_EQ(back.final_softcap, c.final_softcap);
+        EXPECT_EQ(back.rope_theta_sliding, c.rope_theta_sliding);
+        EXPECT_EQ(back.query_pre_attn_scalar, c.query_pre_attn_scalar);
+        EXPECT_EQ(back.qk_norm, c.qk_norm);
+    }
+    const json types = {"sliding_attention", "full_attention", "sliding_attention", "full_attention"};
+    EXPECT_EQ(test::error_of([&] { config_with("Gemma2ForCausalLM", {{"sliding_window", 8}, {"layer_types", types}}); }),
+              "config.json: missing 'query_pre_attn_scalar' (the attention scale of Gemma2ForCausalLM)");
+    EXPECT_EQ(test::error_of([&] { config_with("Gemma2ForCausalLM", {{"sliding_window", 8}, {"query_pre_attn_scalar", 16}}); }),
+              "config.json: missing 'layer_types' (which Gemma2ForCausalLM layers slide)");
+    EXPECT_EQ(test::error_of([&] {
+                  config_with("Gemma2ForCausalLM", {{"sliding_window", 8}, {"query_pre_attn_scalar", 16},
+                                                    {"layer_types", types}, {"hidden_activation", "silu"}});
+              }),
+              "config.json: unsupported hidden_activation 'silu' for Gemma2ForCausalLM (supported: gelu_pytorch_tanh)");
+    EXPECT_EQ(test::error_of([&] {
+                  config_with("Gemma3ForCausalLM", {{"sliding_window", 8}, {"query_pre_attn_scalar", 16}, {"layer_types", types},
+                                                    {"rope_parameters", {{"full_attention", {{"rope_theta", 1e6}}}}}});
+              }),
+              "config.json: 'rope_parameters' needs an object 'sliding_attention'");
+    std::string out;
+    ASSERT_EQ(test::run_tameq("info " + fixture_dir("gemma2"), &out), 0) << out;
+    for (const char* want : {"(Gemma family)", "GeGLU", "post-norms", "scaled by sqrt(hidden) = 8.0000",
+                             "query_pre_attn_scalar^-1/2 = 24^-1/2", "soft-capping  attention scores 5, final logits 3",
+                             "sliding window of 8 tokens in layers 0,2 of 0..2"})
+        EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+    ASSERT_EQ(test::run_tameq("info " + fixture_dir("gemma3"), &out), 0) << out;
+    for (const char* want : {"q/k norm", ", theta 10000 in the sliding layers", "sliding window of 8 tokens in layers 0,1 of 0..2"})
+        EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
 }

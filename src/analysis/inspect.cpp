@@ -471,7 +471,7 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
     if (opt.calib_file.empty()) fail("inspect", "needs calibration text: pass --calib FILE");
     ModelReader reader(model_path);
     const ModelConfig& cfg = reader.config();
-    const bool llama = cfg.family == ArchFamily::Llama;
+    const bool llama = cfg.family != ArchFamily::OPT;  // gate/up/down (Llama, Gemma) rather than fc1/fc2
     const int ctx = std::min(opt.ctx, cfg.max_positions);
     if (ctx < 2) fail("inspect", "--ctx must be at least 2");
     const auto windows = calibration_windows(opt.calib_file, tok, ctx, opt.windows, cfg.bos_id);
@@ -554,7 +554,7 @@ json inspect_model(const std::string& model_path, const Tokenizer& tok, const In
         bos_error[kRotations[r]] = s.n_massive ? json(round4(s.massive / double(s.n_massive))) : json(nullptr);
     }
     json result = {{"tool", "tameq inspect"}, {"model", model_path}, {"architecture", cfg.architecture},
-            {"family", llama ? "llama" : "opt"}, {"hidden", cfg.hidden}, {"intermediate", cfg.intermediate},
+            {"family", family_of(cfg.family).name}, {"hidden", cfg.hidden}, {"intermediate", cfg.intermediate},
             {"head_dim", cfg.head_dim}, {"n_layers", cfg.n_layers}, {"calib", opt.calib_file}, {"windows", int(windows.size())},
             {"ctx", ctx}, {"tokens", tokens}, {"bits", opt.bits}, {"symmetric", opt.symmetric}, {"seed", opt.seed}, {"massive_ratio", opt.massive_ratio},
             {"marking_rules", {{"magnitude_ratio", opt.massive_ratio}, {"norm_ratio", kMassiveNormRatio},

@@ -20,6 +20,7 @@ LayerRunner::LayerRunner(const Model& skeleton, const std::vector<std::vector<in
         longest = std::max(longest, int(w.size()));
     }
     if (family_of(cfg_).rope) rope_ = RopeTable(cfg_, longest);
+    if (family_of(cfg_).rope && cfg_.rope_theta_sliding > 0) rope_sliding_ = RopeTable(cfg_, longest, cfg_.rope_theta_sliding);
     cache_ = KvCache(1, longest, cfg_.n_kv_heads * cfg_.head_dim);
     scratch_.ensure(cfg_, longest);
 }
@@ -32,7 +33,7 @@ void LayerRunner::run(const Layer& layer, int layer_index, BlockTap* tap, bool u
             out_.assign(states_[w].begin(), states_[w].end());
             x = out_.data();
         }
-        BlockContext ctx{.cfg = cfg_, .rope = rope_, .cache = cache_, .s = scratch_, .layer = layer_index,
+        BlockContext ctx{.cfg = cfg_, .rope = cfg_.local_rope(layer_index) ? rope_sliding_ : rope_, .cache = cache_, .s = scratch_, .layer = layer_index,
                          .cache_layer = 0, .pos0 = 0, .n = n, .online = online, .tap = tap};
         family_of(cfg_).forward_block(layer, x, ctx);
     }

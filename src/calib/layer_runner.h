@@ -27,7 +27,7 @@ private:
     const ModelConfig& cfg_;
     std::vector<std::vector<float>> states_;  // [window][ctx x hidden]
     std::vector<int> lengths_;
-    RopeTable rope_;
+    RopeTable rope_, rope_sliding_;
     KvCache cache_;
     Scratch scratch_;
     std::vector<float> out_;

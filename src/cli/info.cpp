@@ -10,6 +10,7 @@
 #include "kernels/cpu/dispatch.h"
 #include "export/compressed_tensors.h"
 #include "export/open_model.h"
+#include "model/family.h"
 #include "quant/quantized_format.h"
 
 namespace tameq::cli {
@@ -32,15 +33,17 @@ void run_info(const InfoArgs& a) {
     Model m = load_model(a.model);
     const ModelConfig& c = m.cfg;
     auto tok = open_tokenizer_for(a.model, a.tokenizer);
-    const bool llama = c.family == ArchFamily::Llama;
+    const bool llama = c.family != ArchFamily::OPT;  // rotary, RMSNorm, gated FFN (Llama, Gemma)
+    const bool gemma = c.family == ArchFamily::Gemma;
+    const char* family_name = gemma ? "Gemma" : llama ? "Llama" : "OPT";
     fmt::print("model         {}\n", a.model);
-    fmt::print("architecture  {} ({} family)\n", c.architecture, llama ? "Llama" : "OPT");
+    fmt::print("architecture  {} ({} family)\n", c.architecture, family_name);
     fmt::print("parameters    {} ({:.1f}M)\n", m.n_params(), double(m.n_params()) / 1e6);
     fmt::print("weights       {:.1f} MB on disk\n", double(bytes_on_disk(a.model)) / 1e6);
     fmt::print("layers        {}\n", c.n_layers);
     fmt::print("hidden        {}\n", c.hidden);
     fmt::print("heads         {} query, {} key/value (head_dim {})\n", c.n_heads, c.n_kv_heads, c.head_dim);
-    fmt::print("ffn           {} {}\n", c.intermediate, llama ? "SwiGLU" : "ReLU");
+    fmt::print("ffn           {} {}\n", c.intermediate, gemma ? "GeGLU (tanh GELU)" : llama ? "SwiGLU" : "ReLU");
     fmt::print("vocab         {}\n", c.vocab);
     fmt::print("context       {}\n", c.max_positions);
     if (llama) {
@@ -50,8 +53,18 @@ void run_info(const InfoArgs& a) {
         if (rs.type == "longrope")
             scaling = fmt::format(", longrope x{} (original context {}, attention factor {:.4f})", rs.factor,
                                   rs.original_max_position, rs.attention_factor);
+        if (c.rope_theta_sliding > 0) scaling += fmt::format(", theta {} in the sliding layers", c.rope_theta_sliding);
         fmt::print("rope          theta {}{}\n", c.rope_theta, scaling);
-        fmt::print("norm          RMSNorm eps {}\n", c.norm_eps);
+        fmt::print("norm          RMSNorm eps {}{}\n", c.norm_eps, gemma ? ", scale stored as w of (1 + w)" : "");
+        if (gemma) {
+            fmt::print("post-norms    RMSNorm on the attention and MLP outputs before the residual add\n");
+            fmt::print("embeddings    scaled by sqrt(hidden) = {:.4f}\n", family_of(c).embed_scale(c));
+            fmt::print("attn scale    query_pre_attn_scalar^-1/2 = {}^-1/2\n", c.query_pre_attn_scalar);
+        }
+        if (c.attn_softcap > 0 || c.final_softcap > 0)
+            fmt::print("soft-capping  attention scores {}, final logits {}\n",
+                       c.attn_softcap > 0 ? fmt::format("{}", c.attn_softcap) : "none",
+                       c.final_softcap > 0 ? fmt::format("{}", c.final_softcap) : "none");
         fmt::print("biases        q/k/v {}, o {}, mlp {}\n", c.qkv_bias, c.o_bias, c.mlp_bias);
         if (c.fused_projections) fmt::print("checkpoint    fused qkv_proj and gate_up_proj, split at load\n");
         if (c.qk_norm) fmt::print("q/k norm      RMSNorm over head_dim {} on every q and k head, before RoPE\n", c.head_dim);

@@ -218,6 +218,8 @@ Model load_compressed_tensors(const std::string& dir) {
         m.source = dir;
         const ModelConfig& c = m.cfg;
         const Family& family = family_of(c);
+        if (family.norm_offset != 0)  // its norms are stored as w of (1 + w), which this reader does not convert
+            fail(file, "compressed-tensors checkpoints of {} are not read (its norms are stored as w of 1 + w)", c.architecture);
         SafeTensors st = SafeTensors::open(dir);
         for (const ModelRow& r : family.model) {
             if (!r.present_in(c)) continue;

@@ -28,7 +28,7 @@ struct Reader {
         return int(v);
     }
     int get_int(const char* key, int dflt) const { return has(key) ? get_int(key) : dflt; }
-    float get_float(const json& obj, const char* key, float dflt) const {
+    float get_float(const json& obj, const char* key, float dflt) const {  // null: dflt
         if (!obj.contains(key) || obj[key].is_null()) return dflt;
         if (!obj[key].is_number()) fail(file, "'{}' must be a number, got {}", key, obj[key].dump());
         return obj[key].get<float>();
@@ -114,28 +114,65 @@ void parse_rope(const Reader& r, ModelConfig& c) {
         fail(r.file, "llama3 rope scaling needs factor > 0 and high_freq_factor > low_freq_factor");
 }
 
+// layer_types: "sliding_attention" or "full_attention" per layer, into c.sliding_layers.
+void mark_layer_types(const Reader& r, ModelConfig& c) {
+    const json& types = r.j["layer_types"];
+    if (!types.is_array() || types.size() != size_t(c.n_layers))
+        fail(r.file, "'layer_types' must be an array of num_hidden_layers = {} strings", c.n_layers);
+    for (size_t i = 0; i < types.size(); ++i) {
+        const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+        if (t != "sliding_attention" && t != "full_attention")
+            fail(r.file, "'layer_types'[{}] = {}: expected \"full_attention\" or \"sliding_attention\"", i, types[i].dump());
+        c.sliding_layers[i] = t == "sliding_attention";
+    }
+}
+
+// Gemma 2 and 3 always window their sliding layers (no use_sliding_window switch); transformers 5 writes
+// layer_types, which tameq requires rather than re-deriving each version's default pattern.
+void parse_gemma_layer_types(const Reader& r, ModelConfig& c) {
+    c.sliding_window = r.get_int("sliding_window");
+    if (!r.has("layer_types")) fail(r.file, "missing 'layer_types' (which {} layers slide)", c.architecture);
+    mark_layer_types(r, c);
+}
+
+// Gemma 3's rope_parameters hold one object per layer type ({"full_attention": {...}, "sliding_attention": {...}});
+// older configs give rope_theta and rope_local_base_freq. Only unscaled RoPE is supported for either type.
+bool parse_gemma3_rope(const Reader& r, ModelConfig& c) {
+    const json& j = r.j;
+    if (!r.has("rope_parameters") || !j["rope_parameters"].is_object() || !j["rope_parameters"].contains("full_attention")) {
+        if (!r.has("rope_local_base_freq")) return false;
+        c.rope_theta = r.get_float(j, "rope_theta", c.rope_theta);
+        c.rope_theta_sliding = r.get_float(j, "rope_local_base_freq", 10000.0f);
+        if (r.has("rope_scaling")) fail(r.file, "rope_scaling is not supported for {}", c.architecture);
+        return true;
+    }
+    const json& p = j["rope_parameters"];
+    for (auto [type, theta] : {std::pair{"full_attention", &c.rope_theta}, std::pair{"sliding_attention", &c.rope_theta_sliding}}) {
+        if (!p.contains(type) || !p[type].is_object()) fail(r.file, "'rope_parameters' needs an object '{}'", type);
+        const json& o = p[type];
+        const std::string kind = o.contains("rope_type") && o["rope_type"].is_string() ? o["rope_type"].get<std::string>() : "default";
+        if (kind != "default")
+            fail(r.file, "rope_parameters.{}: rope_type '{}' is not supported for {} (only default)", type, kind, c.architecture);
+        if (!o.contains("rope_theta")) fail(r.file, "rope_parameters.{}: missing 'rope_theta'", type);
+        *theta = r.get_float(o, "rope_theta", 0.0f);
+        if (!(*theta > 0)) fail(r.file, "rope_parameters.{}.rope_theta must be positive", type);
+    }
+    return true;
+}
+
 // Which layers attend through a sliding window, as transformers decides it: Mistral and Phi-3 window every layer when
 // sliding_window is set; Qwen2/Qwen3 only when use_sliding_window is true, and then the layers that
-// layer_types marks "sliding_attention" (or, without layer_types, those from max_window_layers on).
+// layer_types marks "sliding_attention" (or, without layer_types, those from max_window_layers on); Gemma by layer_types.
 void parse_sliding_window(const Reader& r, ModelConfig& c) {
-    const json& j = r.j;
     const std::string& a = c.architecture;
     c.sliding_layers.assign(size_t(c.n_layers), false);
     const bool every_layer = a == "MistralForCausalLM" || a == "Phi3ForCausalLM";  // no use_sliding_window switch
+    if (c.family == ArchFamily::Gemma) return parse_gemma_layer_types(r, c);
     if (a == "LlamaForCausalLM" || !r.has("sliding_window")) return;
     if (!every_layer && !r.get_bool("use_sliding_window", false)) return;
     c.sliding_window = r.get_int("sliding_window");
     if (r.has("layer_types")) {
-        const json& types = j["layer_types"];
-        if (!types.is_array() || types.size() != size_t(c.n_layers))
-            fail(r.file, "'layer_types' must be an array of num_hidden_layers = {} strings", c.n_layers);
-        for (size_t i = 0; i < types.size(); ++i) {
-            const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
-            if (t != "sliding_attention" && t != "full_attention")
-                fail(r.file, "'layer_types'[{}] = {}: expected \"full_attention\" or \"sliding_attention\"", i,
-                     types[i].dump());
-            c.sliding_layers[i] = t == "sliding_attention";
-        }
+        mark_layer_types(r, c);
     } else {
         const int first = every_layer ? 0 : r.get_int("max_window_layers", 0);
         for (int i = first; i < c.n_layers; ++i) c.sliding_layers[size_t(i)] = true;
@@ -145,7 +182,8 @@ void parse_sliding_window(const Reader& r, ModelConfig& c) {
 }  // namespace
 
 const char* supported_architectures() {
-    return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, OPTForCausalLM";
+    return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, Gemma2ForCausalLM, "
+           "Gemma3ForCausalLM, OPTForCausalLM";
 }
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
@@ -166,6 +204,8 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
     if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM" || a == "Qwen3ForCausalLM" ||
         a == "Phi3ForCausalLM") {
         c.family = ArchFamily::Llama;
+    } else if (a == "Gemma2ForCausalLM" || a == "Gemma3ForCausalLM") {
+        c.family = ArchFamily::Gemma;
     } else if (a == "OPTForCausalLM") {
         c.family = ArchFamily::OPT;
     } else {
@@ -176,11 +216,33 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
     c.n_heads = r.get_int("num_attention_heads");
     c.vocab = r.get_int("vocab_size");
     c.max_positions = r.get_int("max_position_embeddings", 2048);
-    c.tie_embeddings = r.get_bool("tie_word_embeddings", c.family == ArchFamily::OPT);
+    c.tie_embeddings = r.get_bool("tie_word_embeddings", c.family != ArchFamily::Llama);
     if (r.has("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_id = j["bos_token_id"].get<int>();
     if (r.has("eos_token_id") && j["eos_token_id"].is_number_integer()) c.eos_id = j["eos_token_id"].get<int>();
 
-    if (c.family == ArchFamily::Llama) {
+    if (c.family == ArchFamily::Gemma) {
+        c.n_kv_heads = r.get_int("num_key_value_heads", c.n_heads);
+        c.head_dim = r.get_int("head_dim", c.hidden / c.n_heads);
+        c.intermediate = r.get_int("intermediate_size");
+        c.norm_eps = r.get_float(j, "rms_norm_eps", 1e-6f);
+        if (a != "Gemma3ForCausalLM" || !parse_gemma3_rope(r, c)) parse_rope(r, c);
+        if (c.rope_scaling.type != "default")
+            fail(file, "rope scaling '{}' is not supported for {}", c.rope_scaling.type, a);
+        const std::string act = r.get_string("hidden_activation", "gelu_pytorch_tanh");
+        if (act != "gelu_pytorch_tanh")
+            fail(file, "unsupported hidden_activation '{}' for {} (supported: gelu_pytorch_tanh)", act, a);
+        if (!r.has("query_pre_attn_scalar")) fail(file, "missing 'query_pre_attn_scalar' (the attention scale of {})", a);
+        c.query_pre_attn_scalar = r.get_float(j, "query_pre_attn_scalar", 0.0f);
+        if (!(c.query_pre_attn_scalar > 0)) fail(file, "'query_pre_attn_scalar' must be positive");
+        if (r.get_bool("use_bidirectional_attention", false))
+            fail(file, "use_bidirectional_attention is not supported (tameq runs causal decoders)");
+        c.attn_softcap = r.get_float(j, "attn_logit_softcapping", 0.0f);
+        c.final_softcap = r.get_float(j, "final_logit_softcapping", 0.0f);
+        if (c.attn_softcap < 0 || c.final_softcap < 0) fail(file, "soft-capping values must be positive or null");
+        c.qkv_bias = c.o_bias = r.get_bool("attention_bias", false);
+        c.qk_norm = a == "Gemma3ForCausalLM";
+        parse_sliding_window(r, c);
+    } else if (c.family == ArchFamily::Llama) {
         c.n_kv_heads = r.get_int("num_key_value_heads", c.n_heads);
         c.head_dim = r.get_int("head_dim", c.hidden / c.n_heads);
         c.intermediate = r.get_int("intermediate_size");
@@ -219,6 +281,10 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
     return c;
 }
 
+float ModelConfig::attention_scale() const {
+    return 1.0f / std::sqrt(query_pre_attn_scalar > 0 ? query_pre_attn_scalar : float(head_dim));
+}
+
 std::string hf_config_text(const ModelConfig& c) {
     json j;
     if (c.family == ArchFamily::Llama) {
@@ -248,6 +314,23 @@ std::string hf_config_text(const ModelConfig& c) {
             j["use_sliding_window"] = true;
             j["layer_types"] = types;
         }
+    } else if (c.family == ArchFamily::Gemma) {
+        json types = json::array();
+        for (bool s : c.sliding_layers) types.push_back(s ? "sliding_attention" : "full_attention");
+        auto cap = [](float v) { return v > 0 ? json(v) : json(nullptr); };
+        j = {{"architectures", {c.architecture}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
+             {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
+             {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab}, {"max_position_embeddings", c.max_positions},
+             {"rms_norm_eps", c.norm_eps}, {"tie_word_embeddings", c.tie_embeddings},
+             {"hidden_activation", "gelu_pytorch_tanh"}, {"bos_token_id", c.bos_id}, {"eos_token_id", c.eos_id},
+             {"attention_bias", c.o_bias}, {"query_pre_attn_scalar", c.query_pre_attn_scalar},
+             {"attn_logit_softcapping", cap(c.attn_softcap)}, {"final_logit_softcapping", cap(c.final_softcap)},
+             {"sliding_window", c.sliding_window}, {"layer_types", types}};
+        if (c.rope_theta_sliding > 0)
+            j["rope_parameters"] = {{"full_attention", {{"rope_type", "default"}, {"rope_theta", c.rope_theta}}},
+                                    {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", c.rope_theta_sliding}}}};
+        else
+            j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", c.rope_theta}};
     } else {
         j = {{"architectures", {"OPTForCausalLM"}}, {"hidden_size", c.hidden}, {"num_hidden_layers", c.n_layers},
              {"num_attention_heads", c.n_heads}, {"ffn_dim", c.intermediate}, {"vocab_size", c.vocab},

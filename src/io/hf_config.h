@@ -8,8 +8,9 @@ namespace tameq {
 
 // Llama covers Mistral, Qwen2, Qwen3 and Phi-3: the same block with optional q/k/v biases, per-head q/k norms
 // (Qwen3), sliding-window layers (Mistral, Phi-3, Qwen2/3 use_sliding_window) and fused projections in the
-// checkpoint (Phi-3, whose tensors the phi3 family's slot table names).
-enum class ArchFamily { Llama, OPT };
+// checkpoint (Phi-3, whose tensors the phi3 family's slot table names). Gemma covers Gemma 2 and Gemma 3 (text):
+// (1 + w) norms, post-attention/post-MLP norms, GeGLU, √hidden embeddings (family_gemma.cpp).
+enum class ArchFamily { Llama, OPT, Gemma };
 
 struct RopeScaling {
     std::string type = "default";  // "default", "llama3" or "longrope"
@@ -50,6 +51,16 @@ struct ModelConfig {
     int window_of(int layer) const {
         return sliding_window > 0 && sliding_layers[size_t(layer)] ? sliding_window : 0;
     }
+    // Gemma 3: the RoPE base of the sliding layers (rope_parameters.sliding_attention); 0: rope_theta everywhere.
+    float rope_theta_sliding = 0.0f;
+    bool local_rope(int layer) const { return rope_theta_sliding > 0 && sliding_layers[size_t(layer)]; }
+    // Gemma: queries are scaled by query_pre_attn_scalar^-1/2 instead of head_dim^-1/2 (0: head_dim).
+    float query_pre_attn_scalar = 0.0f;
+    float attention_scale() const;
+    // Gemma 2 soft-capping, cap · tanh(x / cap): of the attention scores before the mask and softmax, and of the
+    // final logits. 0: none.
+    float attn_softcap = 0.0f;
+    float final_softcap = 0.0f;
     // OPT only
     int word_embed_proj_dim = 0;  // == hidden unless OPT-350M style project_in/out
     bool pre_layer_norm = true;   // do_layer_norm_before

@@ -3,16 +3,20 @@
 
 namespace tameq {
 
-void attend_and_project(const Layer& l, float* x, BlockContext& ctx) {
+void attend(BlockContext& ctx) {
     const ModelConfig& c = ctx.cfg;
     Scratch& s = ctx.s;
-    const int n = ctx.n, hd = c.head_dim;
-    ctx.cache.commit(ctx.cache_layer, ctx.pos0, n);
-    causal_attention(s.q.data(), n, ctx.pos0, ctx.cache.keys(ctx.cache_layer), ctx.cache.values(ctx.cache_layer),
-                     c.n_heads, c.n_kv_heads, hd, s.attn.data(), s.scores, c.window_of(ctx.layer));
-    ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * hd);
-    ctx.project(*l.o, s.attn.data(), s.tmp.data());
-    add_rows(x, s.tmp.data(), size_t(n) * c.hidden);
+    ctx.cache.commit(ctx.cache_layer, ctx.pos0, ctx.n);
+    causal_attention(s.q.data(), ctx.n, ctx.pos0, ctx.cache.keys(ctx.cache_layer), ctx.cache.values(ctx.cache_layer),
+                     c.n_heads, c.n_kv_heads, c.head_dim, s.attn.data(), s.scores, c.window_of(ctx.layer),
+                     c.attention_scale(), c.attn_softcap);
+    ctx.observe(Tap::OIn, s.attn.data(), c.n_heads * c.head_dim);
+}
+
+void attend_and_project(const Layer& l, float* x, BlockContext& ctx) {
+    attend(ctx);
+    ctx.project(*l.o, ctx.s.attn.data(), ctx.s.tmp.data());
+    add_rows(x, ctx.s.tmp.data(), size_t(ctx.n) * ctx.cfg.hidden);
 }
 
 }  // namespace tameq

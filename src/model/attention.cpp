@@ -43,14 +43,15 @@ KvRows from_position(const KvRows& r, int first, int n_kv_heads, int hd) {
 }  // namespace
 
 void causal_attention(const float* q, int n, int pos0, const KvRows& k_all, const KvRows& v_all, int n_heads,
-                      int n_kv_heads, int hd, float* out, std::vector<float>& scratch, int window) {
+                      int n_kv_heads, int hd, float* out, std::vector<float>& scratch, int window, float scale,
+                      float softcap) {
     // Keys first..pos0+n-1 are the ones some query sees; indices below are relative to `first`.
     const int first = window > 0 ? std::max(0, pos0 - window + 1) : 0;
     const KvRows k = from_position(k_all, first, n_kv_heads, hd), v = from_position(v_all, first, n_kv_heads, hd);
     const int len = pos0 + n - first;  // keys visible to the last query
     const int q_stride = n_heads * hd;
     const int group = n_heads / n_kv_heads;
-    const float scale = 1.0f / std::sqrt(float(hd));
+    if (!(scale > 0)) scale = 1.0f / std::sqrt(float(hd));
     const size_t tile = k.f32 ? 0 : size_t(len) * hd;
     scratch.resize(size_t(n) * len + 2 * tile);
     float* scores = scratch.data();
@@ -59,7 +60,7 @@ void causal_attention(const float* q, int n, int pos0, const KvRows& k_all, cons
         const float* kh = head_rows(k, kvh, len, n_kv_heads, hd, scores + size_t(n) * len, &ks);
         const float* vh = head_rows(v, kvh, len, n_kv_heads, hd, scores + size_t(n) * len + tile, &vs);
         for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-            if (n == 1) {  // decode: two GEMVs, done by the kernel rather than by two sgemm calls
+            if (n == 1 && softcap <= 0) {  // decode: two GEMVs, done by the kernel rather than by two sgemm calls
                 kern::attend_one_query(q + h * hd, kh, ks, vh, vs, len, hd, scale, scores, out + h * hd);
                 continue;
             }
@@ -70,6 +71,8 @@ void causal_attention(const float* q, int n, int pos0, const KvRows& k_all, cons
                 float* row = &scores[size_t(i) * len];
                 const int end = pos0 + i + 1 - first;                      // one past the query's own key
                 const int begin = window > 0 ? std::max(0, end - window) : 0;  // its first visible key
+                if (softcap > 0)
+                    for (int j = begin; j < end; ++j) row[j] = softcap * std::tanh(row[j] / softcap);
                 std::fill(row, row + begin, 0.0f);
                 softmax_row(row + begin, end - begin);
                 std::fill(row + end, row + len, 0.0f);

@@ -158,7 +158,8 @@ Path choose_path(const Model& m, std::string* why) {
     };
     const Family& family = family_of(c);
     if (family.forward_block != family_llama().forward_block)
-        return no(fmt::format("the {} family (it runs the Llama family: Llama, Mistral, Qwen2)", family.name));
+        return no(fmt::format("the {} family (it runs the Llama family: Llama, Mistral, Qwen2; not Gemma's post-norms, "
+                              "soft-capping and query_pre_attn_scalar)", family.name));
     if (c.qk_norm) return no("Qwen3's per-head q_norm/k_norm");
     for (int l = 0; l < c.n_layers; ++l)
         if (c.window_of(l) > 0) return no(fmt::format("sliding-window attention (window {})", c.window_of(l)));

@@ -51,6 +51,7 @@ Engine::Engine(const Model& model, int max_ctx) : model_(model) {
     if (max_ctx > c.max_positions && family.learned_positions)
         fail(model.source, "context {} exceeds the {} learned positions", max_ctx, c.max_positions);
     if (family.rope) rope_ = RopeTable(c, max_ctx);
+    if (family.rope && c.rope_theta_sliding > 0) rope_sliding_ = RopeTable(c, max_ctx, c.rope_theta_sliding);
     cache_ = KvCache(c.n_layers, max_ctx, c.n_kv_heads, c.head_dim, model.kv_policy.get());
 }
 
@@ -107,6 +108,10 @@ void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x) 
             std::transform(row, row + e, dst + size_t(i) * e, bf16_to_f32);
         }
     }
+    if (family.embed_scale) {  // as transformers does it: the scale rounded to the hidden states' dtype (fp32)
+        const float scale = family.embed_scale(c);
+        for (size_t i = 0; i < size_t(n) * e; ++i) dst[i] *= scale;
+    }
     if (m.project_in) m.project_in->forward(raw.data(), n, x);
     if (family.learned_positions)
         for (int i = 0; i < n; ++i)
@@ -125,7 +130,7 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     cache_.begin_write(pos_, n);
     const Family& family = family_of(c);
     for (int l = 0; l < c.n_layers; ++l) {
-        BlockContext ctx{.cfg = c, .rope = rope_, .cache = cache_, .s = scratch_, .layer = l, .cache_layer = l,
+        BlockContext ctx{.cfg = c, .rope = c.local_rope(l) ? rope_sliding_ : rope_, .cache = cache_, .s = scratch_, .layer = l, .cache_layer = l,
                          .pos0 = pos_, .n = n, .online = model_.online, .tap = tap};
         family.forward_block(model_.layers[size_t(l)], x_.data(), ctx);
     }
@@ -145,6 +150,7 @@ void Engine::forward(const int* tokens, int n, float* logits, Logits mode) {
     } else {
         model_.lm_head->forward(head_in_.data(), rows, logits);
     }
+    if (c.final_softcap > 0) soft_cap(logits, size_t(rows) * c.vocab, c.final_softcap);
 }
 
 }  // namespace tameq

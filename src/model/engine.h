@@ -64,6 +64,9 @@ struct BlockContext {
 // Shared tail of every family's attention: the KV policy on the n new cache rows (already written, keys
 // rotated), causal attention over the cache, o_proj, and the residual add into x. q is in ctx.s.q.
 void attend_and_project(const Layer& l, float* x, BlockContext& ctx);
+// Its first half: the KV policy and attention, the result in ctx.s.attn (observed at OIn), for blocks that
+// treat o_proj's output before the residual add (Gemma's post-attention norm).
+void attend(BlockContext& ctx);
 
 // Token (and for learned positions, position) embeddings of tokens at positions pos0.. into x [n x hidden].
 void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x);
@@ -87,7 +90,7 @@ public:
 
 private:
     const Model& model_;
-    RopeTable rope_;
+    RopeTable rope_, rope_sliding_;  // rope_sliding_: Gemma 3's sliding layers (ModelConfig::local_rope)
     KvCache cache_;
     Scratch scratch_;
     std::vector<float> x_, head_in_;

@@ -8,15 +8,21 @@ const Family& family_of(ArchFamily f) {
     switch (f) {
         case ArchFamily::Llama: return family_llama();
         case ArchFamily::OPT: return family_opt();
+        case ArchFamily::Gemma: return family_gemma();
     }
     fail("model", "unknown model family {}", int(f));
 }
 
 const Family& family_of(const Layer& l) {
-    for (const Family* f : {&family_llama(), &family_opt()}) {
+    // Gemma's linears are Llama's: its layers are told apart by the norms only it has (checked first, with every
+    // norm its table always holds), the others by their linears.
+    for (const Family* f : {&family_gemma(), &family_llama(), &family_opt()}) {
+        const bool by_norms = f == &family_gemma();
         bool fills = true;
-        for (const BlockRow& r : f->block)
+        for (const BlockRow& r : f->block) {
             if (r.linear && !(l.*r.linear)) fills = false;
+            if (by_norms && r.norm && !r.present && (l.*r.norm).weight.empty()) fills = false;
+        }
         if (fills) return *f;
     }
     fail("model", "a layer whose linears match no model family");

@@ -86,11 +86,18 @@ struct Family {
     std::string (*why_not_rotatable)(const ModelConfig&) = nullptr;
     void (*to_rms_skeleton)(Model& m) = nullptr;
     void (*to_rms_layer)(const ModelConfig& c, Layer& l) = nullptr;
+    // Gemma's checkpoints store a norm's scale as w of x/rms(x)·(1 + w): the loader adds this offset to every
+    // stored norm weight, so the engines and passes see an ordinary RMSNorm scale. Writers of the family's own
+    // checkpoint format must subtract it again (or refuse).
+    float norm_offset = 0.0f;
+    // The token embeddings are multiplied by this (Gemma: √hidden); null: 1. The tied lm_head is the unscaled table.
+    float (*embed_scale)(const ModelConfig&) = nullptr;
 };
 
 const Family& family_llama();
 const Family& family_phi3();  // the Llama block over Phi-3's fused checkpoint tensors
 const Family& family_opt();
+const Family& family_gemma();  // Gemma 2 and Gemma 3 (text)
 const Family& family_of(ArchFamily f);
 inline const Family& family_of(const ModelConfig& c) { return c.fused_projections ? family_phi3() : family_of(c.family); }
 // The family whose block rows `l` fills (a Layer does not carry its config).

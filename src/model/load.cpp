@@ -54,9 +54,12 @@ struct ModelReader::Impl {
         }
         return std::make_unique<DenseLinear>(s.cols, s.rows, std::move(mine), std::move(b));
     }
-    Norm norm(const std::string& prefix, int width, bool bias) const {
+    // offset: Family::norm_offset, added to the stored scale (Gemma's 1 + w).
+    Norm norm(const std::string& prefix, int width, bool bias, float offset) const {
         Norm n;
         n.weight = src->load(prefix + ".weight", {width});
+        if (offset != 0)
+            for (float& w : n.weight) w += offset;
         if (bias) n.bias = src->load(prefix + ".bias", {width});
         return n;
     }
@@ -89,7 +92,7 @@ Model ModelReader::load_skeleton() const {
     for (const ModelRow& r : family.model) {
         if (!r.present_in(c)) continue;
         if (r.norm) {
-            m.*r.norm = impl_->norm(r.hf, r.norm_width(c), r.has_bias(c));
+            m.*r.norm = impl_->norm(r.hf, r.norm_width(c), r.has_bias(c), family.norm_offset);
             continue;
         }
         const Shape s = r.shape(c);
@@ -116,7 +119,7 @@ Layer ModelReader::load_layer(int i) const {
         if (!r.present_in(c)) continue;
         const std::string name = block_tensor_name(family.hf_layer_prefix, i, r.hf);
         if (r.norm) {
-            l.*r.norm = impl_->norm(name, r.norm_width(c), r.has_bias(c));
+            l.*r.norm = impl_->norm(name, r.norm_width(c), r.has_bias(c), family.norm_offset);
         } else if (r.hf_rows) {
             l.*r.linear = impl_->fused_rows(name, r, c);
         } else {

@@ -20,7 +20,10 @@ struct Norm {
 struct Layer {
     Norm attn_norm;  // Llama input_layernorm / OPT self_attn_layer_norm
     Norm mlp_norm;   // Llama post_attention_layernorm / OPT final_layer_norm
-    Norm q_norm, k_norm;  // Qwen3: RMSNorm [head_dim] shared by every q (k) head, before RoPE; empty otherwise
+    Norm q_norm, k_norm;  // Qwen3, Gemma 3: RMSNorm [head_dim] shared by every q (k) head, before RoPE; empty otherwise
+    // Gemma: RMSNorms on the attention's and the MLP's outputs before they join the residual (HF
+    // post_attention_layernorm, post_feedforward_layernorm); empty otherwise.
+    Norm post_attn_norm, post_mlp_norm;
     std::unique_ptr<Linear> q, k, v, o;
     std::unique_ptr<Linear> gate, up, down;  // Llama SwiGLU: down(silu(gate(x)) * up(x))
     std::unique_ptr<Linear> fc1, fc2;        // OPT ReLU FFN: fc2(relu(fc1(x)))

@@ -28,11 +28,13 @@ void layer_norm(const float* x, int n, int dim, const Norm& norm, float eps, flo
     }
 }
 
-RopeTable::RopeTable(const ModelConfig& cfg, int max_positions) : head_dim_(cfg.head_dim), max_pos_(max_positions) {
+RopeTable::RopeTable(const ModelConfig& cfg, int max_positions, float theta)
+    : head_dim_(cfg.head_dim), max_pos_(max_positions) {
+    if (!(theta > 0)) theta = cfg.rope_theta;
     const int half = head_dim_ / 2;
     std::vector<float> inv_freq(static_cast<size_t>(half));
     for (int i = 0; i < half; ++i)
-        inv_freq[size_t(i)] = 1.0f / std::pow(cfg.rope_theta, float(2 * i) / float(head_dim_));
+        inv_freq[size_t(i)] = 1.0f / std::pow(theta, float(2 * i) / float(head_dim_));
     const RopeScaling& s = cfg.rope_scaling;
     if (s.type == "llama3") {
         // transformers' _compute_llama3_parameters: long wavelengths slowed by `factor`, short ones kept,
@@ -57,7 +59,7 @@ RopeTable::RopeTable(const ModelConfig& cfg, int max_positions) : head_dim_(cfg.
         // sequence length so far; the two agree for any sequence that stays on one side of it).
         const std::vector<float>& ext = max_positions > s.original_max_position ? s.long_factor : s.short_factor;
         for (int i = 0; i < half; ++i)
-            inv_freq[size_t(i)] = 1.0f / (ext[size_t(i)] * std::pow(cfg.rope_theta, float(2 * i) / float(head_dim_)));
+            inv_freq[size_t(i)] = 1.0f / (ext[size_t(i)] * std::pow(theta, float(2 * i) / float(head_dim_)));
         amplitude = s.attention_factor;
     }
     cos_.resize(size_t(max_pos_) * half);
@@ -89,6 +91,18 @@ void RopeTable::apply(float* x, int n, int n_heads, int pos0) const {
 
 void silu_mul(float* gate, const float* up, size_t n) {
     for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void gelu_tanh_mul(float* gate, const float* up, size_t n) {
+    const float k = float(std::sqrt(2.0 / M_PI));
+    for (size_t i = 0; i < n; ++i) {
+        const float x = gate[i];
+        gate[i] = 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x))) * up[i];
+    }
+}
+
+void soft_cap(float* x, size_t n, float cap) {
+    for (size_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
 void relu(float* x, size_t n) {

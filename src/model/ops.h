@@ -16,7 +16,8 @@ void layer_norm(const float* x, int n, int dim, const Norm& norm, float eps, flo
 class RopeTable {
 public:
     RopeTable() = default;
-    RopeTable(const ModelConfig& cfg, int max_positions);
+    // theta: the base (0: cfg.rope_theta; Gemma 3's sliding layers have their own).
+    RopeTable(const ModelConfig& cfg, int max_positions, float theta = 0.0f);
     // Rotates x [n x n_heads*head_dim] for positions pos0 .. pos0+n-1 in place.
     void apply(float* x, int n, int n_heads, int pos0) const;
     int max_positions() const { return max_pos_; }
@@ -30,6 +31,10 @@ private:
 };
 
 void silu_mul(float* gate, const float* up, size_t n);  // gate = silu(gate) * up
+// gate = gelu_tanh(gate) * up, torch's gelu(approximate="tanh"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+void gelu_tanh_mul(float* gate, const float* up, size_t n);
+// x = cap · tanh(x / cap) (Gemma 2's soft-capping).
+void soft_cap(float* x, size_t n, float cap);
 void relu(float* x, size_t n);
 void add_rows(float* x, const float* y, size_t n);     // x += y
 void softmax_row(float* x, int n);
