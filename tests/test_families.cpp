@@ -455,12 +455,18 @@ TEST_P(MoeFamilies, QuantizedRecipesReportTokensPerExpert) {
     for (const auto& [recipe, max_err] : cases) {
         const std::string short_name = recipe.substr(0, recipe.find(",calib"));
         PipelineReport report;
-        const Model m = quantize_in_memory(dir, parse_recipe(recipe), *tok, &report);
+        Model m = quantize_in_memory(dir, parse_recipe(recipe), *tok, &report);
         const std::vector<float> sim = logits_of(m, ids);
         EXPECT_TRUE(std::all_of(sim.begin(), sim.end(), [](float v) { return std::isfinite(v); })) << short_name;
         const double err = rms_rel(sim, want);
         EXPECT_LT(err, max_err) << name << ": " << short_name;
-        std::printf("%s %s: sim vs fp %.3f\n", name.c_str(), short_name.c_str(), err);
+        // The integer engine takes every linear, experts' included, and agrees with the simulation.
+        const IntegerReport ir = use_integer_kernels(m);
+        EXPECT_EQ(ir.simulated, 0) << name << ": " << short_name << ": " << ir.first_reason;
+        const double int_err = rms_rel(logits_of(m, ids), sim);
+        EXPECT_LT(int_err, 0.02) << name << ": " << short_name;
+        std::printf("%s %s: sim vs fp %.3f, int vs sim %.2e (%d integer linears)\n", name.c_str(), short_name.c_str(), err,
+                    int_err, ir.integer);
         if (recipe.find("gptq") == std::string::npos) {
             EXPECT_TRUE(report.expert_tokens.empty());
             continue;
