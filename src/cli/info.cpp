@@ -67,6 +67,15 @@ void run_info(const InfoArgs& a) {
                        c.final_softcap > 0 ? fmt::format("{}", c.final_softcap) : "none");
         fmt::print("biases        q/k/v {}, o {}, mlp {}\n", c.qkv_bias, c.o_bias, c.mlp_bias);
         if (c.fused_projections) fmt::print("checkpoint    fused qkv_proj and gate_up_proj, split at load\n");
+        if (c.n_experts > 0) {
+            std::string sparse;
+            for (int i = 0; i < c.n_layers; ++i)
+                if (c.is_moe_layer(i)) sparse += (sparse.empty() ? "" : ",") + std::to_string(i);
+            fmt::print("experts       {} SwiGLU experts of width {}, top-{} per token (softmax over all, {}), "
+                       "floating-point router; in layers {} of 0..{}, dense elsewhere\n",
+                       c.n_experts, c.expert_intermediate, c.experts_per_token,
+                       c.norm_topk_prob ? "renormalised over the chosen" : "not renormalised", sparse, c.n_layers - 1);
+        }
         if (c.qk_norm) fmt::print("q/k norm      RMSNorm over head_dim {} on every q and k head, before RoPE\n", c.head_dim);
         if (c.sliding_window > 0) {
             std::string layers;

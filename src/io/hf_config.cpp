@@ -166,7 +166,8 @@ bool parse_gemma3_rope(const Reader& r, ModelConfig& c) {
 void parse_sliding_window(const Reader& r, ModelConfig& c) {
     const std::string& a = c.architecture;
     c.sliding_layers.assign(size_t(c.n_layers), false);
-    const bool every_layer = a == "MistralForCausalLM" || a == "Phi3ForCausalLM";  // no use_sliding_window switch
+    // no use_sliding_window switch
+    const bool every_layer = a == "MistralForCausalLM" || a == "Phi3ForCausalLM" || a == "MixtralForCausalLM";
     if (c.family == ArchFamily::Gemma) return parse_gemma_layer_types(r, c);
     if (a == "LlamaForCausalLM" || !r.has("sliding_window")) return;
     if (!every_layer && !r.get_bool("use_sliding_window", false)) return;
@@ -179,11 +180,37 @@ void parse_sliding_window(const Reader& r, ModelConfig& c) {
     }
 }
 
+// The experts of Mixtral (every layer; each expert as wide as intermediate_size) and Qwen3-MoE (the layers
+// not in mlp_only_layers whose index + 1 is a multiple of decoder_sparse_step, as transformers' decoder layer
+// decides; experts of moe_intermediate_size). transformers 5 names the count num_local_experts for both; Qwen3-MoE
+// checkpoints written before it say num_experts.
+void parse_experts(const Reader& r, ModelConfig& c) {
+    const bool mixtral = c.architecture == "MixtralForCausalLM";
+    c.n_experts = r.has("num_local_experts") ? r.get_int("num_local_experts") : r.get_int("num_experts");
+    c.experts_per_token = r.get_int("num_experts_per_tok");
+    if (c.experts_per_token > c.n_experts)
+        fail(r.file, "'num_experts_per_tok' = {} exceeds the {} experts", c.experts_per_token, c.n_experts);
+    c.expert_intermediate = mixtral ? c.intermediate : r.get_int("moe_intermediate_size");
+    c.norm_topk_prob = mixtral || r.get_bool("norm_topk_prob", false);
+    c.moe_layers.assign(size_t(c.n_layers), true);
+    if (mixtral) return;
+    const int step = r.get_int("decoder_sparse_step", 1);
+    for (int i = 0; i < c.n_layers; ++i) c.moe_layers[size_t(i)] = (i + 1) % step == 0;
+    if (!r.has("mlp_only_layers")) return;
+    const json& dense = r.j["mlp_only_layers"];
+    if (!dense.is_array()) fail(r.file, "'mlp_only_layers' must be an array of layer indices");
+    for (const json& v : dense) {
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= c.n_layers)
+            fail(r.file, "'mlp_only_layers' holds {}: expected layer indices below {}", v.dump(), c.n_layers);
+        c.moe_layers[size_t(v.get<int64_t>())] = false;
+    }
+}
+
 }  // namespace
 
 const char* supported_architectures() {
-    return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, Gemma2ForCausalLM, "
-           "Gemma3ForCausalLM, OPTForCausalLM";
+    return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, "
+           "MixtralForCausalLM, Qwen3MoeForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM, OPTForCausalLM";
 }
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
@@ -201,8 +228,9 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
         fail(file, "missing 'architectures'");
     c.architecture = j["architectures"][0].get<std::string>();
     const std::string& a = c.architecture;
+    const bool moe = a == "MixtralForCausalLM" || a == "Qwen3MoeForCausalLM";
     if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM" || a == "Qwen3ForCausalLM" ||
-        a == "Phi3ForCausalLM") {
+        a == "Phi3ForCausalLM" || moe) {
         c.family = ArchFamily::Llama;
     } else if (a == "Gemma2ForCausalLM" || a == "Gemma3ForCausalLM") {
         c.family = ArchFamily::Gemma;
@@ -255,9 +283,10 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& file) {
         // Qwen3's attention_bias covers q/k/v and o alike; Llama's too.
         c.o_bias = attention_bias;
         c.mlp_bias = r.get_bool("mlp_bias", false);
-        c.qk_norm = a == "Qwen3ForCausalLM";
+        c.qk_norm = a == "Qwen3ForCausalLM" || a == "Qwen3MoeForCausalLM";
         c.fused_projections = a == "Phi3ForCausalLM";
         parse_sliding_window(r, c);
+        if (moe) parse_experts(r, c);
     } else {
         c.sliding_layers.assign(size_t(c.n_layers), false);
         c.n_kv_heads = c.n_heads;
@@ -289,7 +318,8 @@ std::string hf_config_text(const ModelConfig& c) {
     json j;
     if (c.family == ArchFamily::Llama) {
         const bool known = c.architecture == "MistralForCausalLM" || c.architecture == "Qwen2ForCausalLM" ||
-                           c.architecture == "Qwen3ForCausalLM" || c.architecture == "Phi3ForCausalLM";
+                           c.architecture == "Qwen3ForCausalLM" || c.architecture == "Phi3ForCausalLM" ||
+                           c.n_experts > 0;
         j = {{"architectures", {known ? c.architecture : "LlamaForCausalLM"}}, {"hidden_size", c.hidden},
              {"num_hidden_layers", c.n_layers}, {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
              {"head_dim", c.head_dim}, {"intermediate_size", c.intermediate}, {"vocab_size", c.vocab},
@@ -313,6 +343,17 @@ std::string hf_config_text(const ModelConfig& c) {
             j["sliding_window"] = c.sliding_window;
             j["use_sliding_window"] = true;
             j["layer_types"] = types;
+        }
+        if (c.n_experts > 0) {
+            json dense = json::array();
+            for (int i = 0; i < c.n_layers; ++i)
+                if (!c.moe_layers[size_t(i)]) dense.push_back(i);
+            j["num_local_experts"] = c.n_experts;
+            j["num_experts_per_tok"] = c.experts_per_token;
+            j["moe_intermediate_size"] = c.expert_intermediate;
+            j["norm_topk_prob"] = c.norm_topk_prob;
+            j["mlp_only_layers"] = dense;
+            j["decoder_sparse_step"] = 1;
         }
     } else if (c.family == ArchFamily::Gemma) {
         json types = json::array();

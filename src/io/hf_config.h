@@ -6,7 +6,7 @@
 
 namespace tameq {
 
-// Llama covers Mistral, Qwen2, Qwen3 and Phi-3: the same block with optional q/k/v biases, per-head q/k norms
+// Llama covers Mistral, Qwen2, Qwen3, Phi-3 and the mixtures of experts Mixtral and Qwen3-MoE: the same block with optional q/k/v biases, per-head q/k norms
 // (Qwen3), sliding-window layers (Mistral, Phi-3, Qwen2/3 use_sliding_window) and fused projections in the
 // checkpoint (Phi-3, whose tensors the phi3 family's slot table names). Gemma covers Gemma 2 and Gemma 3 (text):
 // (1 + w) norms, post-attention/post-MLP norms, GeGLU, √hidden embeddings (family_gemma.cpp).
@@ -61,6 +61,18 @@ struct ModelConfig {
     // final logits. 0: none.
     float attn_softcap = 0.0f;
     float final_softcap = 0.0f;
+    // Mixture of experts (Mixtral, Qwen3-MoE): the MLP of the layers marked in moe_layers ([n_layers]) is a router
+    // [n_experts x hidden] and n_experts SwiGLU experts of width expert_intermediate, of which each token takes the
+    // experts_per_token with the largest softmax(router) probabilities, weighted by them (renormalised over the
+    // chosen ones when norm_topk_prob). Other layers keep the dense MLP of width `intermediate`. 0: no experts.
+    int n_experts = 0;
+    int experts_per_token = 0;
+    int expert_intermediate = 0;
+    bool norm_topk_prob = true;
+    std::vector<bool> moe_layers;
+    bool is_moe_layer(int layer) const { return n_experts > 0 && moe_layers[size_t(layer)]; }
+    // The widest SwiGLU of any layer (scratch buffers): the dense MLP's or an expert's.
+    int widest_mlp() const { return n_experts > 0 && expert_intermediate > intermediate ? expert_intermediate : intermediate; }
     // OPT only
     int word_embed_proj_dim = 0;  // == hidden unless OPT-350M style project_in/out
     bool pre_layer_norm = true;   // do_layer_norm_before

@@ -19,6 +19,11 @@ class BlockTap {
 public:
     virtual ~BlockTap() = default;
     virtual void on(int layer, Tap where, const float* x, int n, int dim) = 0;
+    // Mixture-of-experts layers: the input of one expert's linears, the n rows routed to it (MlpIn: of gate and
+    // up; DownIn: of down). `on` sees MlpIn for all rows as in a dense layer, and no DownIn.
+    virtual void on_expert(int layer, int expert, Tap where, const float* x, int n, int dim) {
+        (void)layer, (void)expert, (void)where, (void)x, (void)n, (void)dim;
+    }
 };
 
 }  // namespace tameq

@@ -39,8 +39,14 @@ void Scratch::ensure(const ModelConfig& cfg, int n) {
         attn.resize(rows * q_dim);
         k.resize(rows * kv_dim);
         v.resize(rows * kv_dim);
-        ff_a.resize(rows * cfg.intermediate);
-        ff_b.resize(rows * cfg.intermediate);
+        ff_a.resize(rows * cfg.widest_mlp());
+        ff_b.resize(rows * cfg.widest_mlp());
+        if (cfg.n_experts > 0) {
+            router.resize(rows * cfg.n_experts);
+            expert_in.resize(rows * cfg.hidden);
+            expert_out.resize(rows * cfg.hidden);
+            moe_out.resize(rows * cfg.hidden);
+        }
     }
 }
 

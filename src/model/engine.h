@@ -17,6 +17,9 @@ namespace tameq {
 // Buffers reused across calls so a forward allocates nothing once warm.
 struct Scratch {
     std::vector<float> xn, q, k, v, attn, tmp, ff_a, ff_b, scores;
+    // Mixture of experts: router logits [n x experts], one expert's gathered input rows and output, the sum of
+    // the experts' weighted outputs [n x hidden].
+    std::vector<float> router, expert_in, expert_out, moe_out;
     std::vector<uint8_t> fp_rows;
     std::vector<uint8_t> codes;  // static codes a norm emits for all its readers (OnlineTransforms::norm_codes)
     void ensure(const ModelConfig& cfg, int n);
@@ -67,6 +70,17 @@ void attend_and_project(const Layer& l, float* x, BlockContext& ctx);
 // Its first half: the KV policy and attention, the result in ctx.s.attn (observed at OIn), for blocks that
 // treat o_proj's output before the residual add (Gemma's post-attention norm).
 void attend(BlockContext& ctx);
+
+// The halves of the Llama block (family_llama.cpp), which the mixture-of-experts families share: attention with
+// its residual add (taps AttnResidual, AttnIn, OIn), and the dense SwiGLU MLP with its own (MlpResidual, MlpIn,
+// DownIn).
+void llama_attention(const Layer& l, float* x, BlockContext& ctx);
+void llama_mlp(const Layer& l, float* x, BlockContext& ctx);
+// A mixture-of-experts MLP (family_moe.cpp) on the normalised rows in ctx.s.xn [n x hidden], whose router logits
+// are in ctx.s.router [n x experts]: out [n x hidden] = Σ over each row's chosen experts of weight · expert(row).
+// chosen / weights, when given, receive the routing [n x experts_per_token], largest probability first.
+void moe_experts(const Layer& l, BlockContext& ctx, float* out, std::vector<int>* chosen = nullptr,
+                 std::vector<float>* weights = nullptr);
 
 // Token (and for learned positions, position) embeddings of tokens at positions pos0.. into x [n x hidden].
 void embed_tokens(const Model& m, const int* tokens, int n, int pos0, float* x);

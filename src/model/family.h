@@ -16,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/hf_config.h"
@@ -56,10 +57,17 @@ struct SlotRow {
     // hf_first_row(c) + shape.rows) of the stored [hf_rows(c) x cols] tensor `hf`. Null: the tensor is its own.
     int (*hf_rows)(const ModelConfig&) = nullptr;
     int (*hf_first_row)(const ModelConfig&) = nullptr;
+    // Mixture-of-experts rows (Layer only): instead of `linear`, the member of every Expert in Layer::experts, one
+    // tensor per expert; the row's names hold '*' where the expert's index goes ("block_sparse_moe.experts.*.w1").
+    std::unique_ptr<Linear> Expert::*expert = nullptr;
+    // Block rows present in some layers only (Qwen3-MoE's dense and sparse MLPs); null: in every layer.
+    bool (*in_layer)(const ModelConfig&, int layer) = nullptr;
 
     bool has_bias(const ModelConfig& c) const { return bias && bias(c); }
     int norm_width(const ModelConfig& c) const { return width ? width(c) : c.hidden; }
     bool present_in(const ModelConfig& c) const { return !present || present(c); }
+    bool present_at(const ModelConfig& c, int layer) const { return present_in(c) && (!in_layer || in_layer(c, layer)); }
+    bool is_linear() const { return linear || expert; }
 };
 using BlockRow = SlotRow<Layer>;
 using ModelRow = SlotRow<Model>;
@@ -98,8 +106,10 @@ const Family& family_llama();
 const Family& family_phi3();  // the Llama block over Phi-3's fused checkpoint tensors
 const Family& family_opt();
 const Family& family_gemma();  // Gemma 2 and Gemma 3 (text)
+const Family& family_mixtral();    // family_moe.cpp: the Llama attention, experts in block_sparse_moe
+const Family& family_qwen3_moe();  // family_moe.cpp: Qwen3's attention, experts in mlp, some layers dense
 const Family& family_of(ArchFamily f);
-inline const Family& family_of(const ModelConfig& c) { return c.fused_projections ? family_phi3() : family_of(c.family); }
+const Family& family_of(const ModelConfig& c);
 // The family whose block rows `l` fills (a Layer does not carry its config).
 const Family& family_of(const Layer& l);
 
@@ -111,8 +121,24 @@ inline int kv_dim(const ModelConfig& c) { return c.n_kv_heads * c.head_dim; }
 std::string rotation_refusal(const ModelConfig& c);
 
 // The linears of l whose input is observed at `input` (the readers of a norm's output: AttnIn, MlpIn), in table
-// order.
+// order, every expert's included (for MlpIn: a MoE layer's router and each expert's gate and up).
 std::vector<Linear*> linears_reading(Layer& l, Tap input);
+// The linears of l that write the residual stream: o and the MLP's down projections (down, fc2 or every expert's
+// down).
+std::vector<Linear*> residual_writers(Layer& l);
+// The MLP's down projections of l (R4 folds into them): down, fc2 or every expert's down.
+std::vector<Linear*> down_projections(Layer& l);
+
+// The slots a linear block row names in l: one for a plain row, one per expert of l for an expert row (none when
+// l has no experts), each with its expert index (-1 for a plain row). Absent slots are null.
+struct RowSlot {
+    std::unique_ptr<Linear>* slot;
+    int expert;
+};
+std::vector<RowSlot> row_slots(Layer& l, const BlockRow& r);
+std::vector<std::pair<const std::unique_ptr<Linear>*, int>> row_slots(const Layer& l, const BlockRow& r);
+// A row's name for one expert: `name` with '*' replaced by the index (unchanged for expert -1).
+std::string expert_row_name(const char* name, int expert);
 
 // "<prefix><layer>.<name>", the name of a block row in a format.
 std::string block_tensor_name(const char* layer_prefix, int layer, const char* name);

@@ -13,13 +13,11 @@
 #include "numerics/hadamard.h"
 
 namespace tameq {
-namespace {
 
-void llama_block(const Layer& l, float* x, BlockContext& ctx) {
+void llama_attention(const Layer& l, float* x, BlockContext& ctx) {
     const ModelConfig& c = ctx.cfg;
     Scratch& s = ctx.s;
     const int n = ctx.n, hd = c.head_dim;
-    const size_t nh = size_t(n) * c.hidden;
 
     ctx.observe(Tap::AttnResidual, x, c.hidden);
     ctx.mark_fp_rows(x);
@@ -38,7 +36,13 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
         fwht_rows(k_rows, n * c.n_kv_heads, hd);
     }
     attend_and_project(l, x, ctx);
+}
 
+void llama_mlp(const Layer& l, float* x, BlockContext& ctx) {
+    const ModelConfig& c = ctx.cfg;
+    Scratch& s = ctx.s;
+    const int n = ctx.n;
+    const size_t nh = size_t(n) * c.hidden;
     ctx.observe(Tap::MlpResidual, x, c.hidden);
     ctx.norm_and_project(x, l.mlp_norm, false, Tap::MlpIn, {{l.gate.get(), s.ff_a.data()}, {l.up.get(), s.ff_b.data()}});
     silu_mul(s.ff_a.data(), s.ff_b.data(), size_t(n) * c.intermediate);
@@ -46,6 +50,13 @@ void llama_block(const Layer& l, float* x, BlockContext& ctx) {
     ctx.observe(Tap::DownIn, s.ff_a.data(), c.intermediate);
     ctx.project(*l.down, s.ff_a.data(), s.tmp.data());
     add_rows(x, s.tmp.data(), nh);
+}
+
+namespace {
+
+void llama_block(const Layer& l, float* x, BlockContext& ctx) {
+    llama_attention(l, x, ctx);
+    llama_mlp(l, x, ctx);
 }
 
 bool qkv_bias(const ModelConfig& c) { return c.qkv_bias; }

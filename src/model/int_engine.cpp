@@ -53,9 +53,13 @@ IntegerReport use_integer_kernels(Model& m) {
     if (m.online.had_down) {
         // R4 moves into the down linears only if every one of them can take it: had_down is model-wide.
         std::vector<IntLinear*> downs;
+        size_t n_downs = 0;
         for (Layer& l : m.layers)
-            if (auto* il = dynamic_cast<IntLinear*>((l.down ? l.down : l.fc2).get())) downs.push_back(il);
-        if (downs.size() == m.layers.size() &&
+            for (Linear* d : down_projections(l)) {
+                ++n_downs;
+                if (auto* il = dynamic_cast<IntLinear*>(d)) downs.push_back(il);
+            }
+        if (downs.size() == n_downs &&
             std::all_of(downs.begin(), downs.end(), [&](const IntLinear* il) { return il->accepts_input_hadamard(m.online.had_down_block); })) {
             for (IntLinear* il : downs) il->fuse_input_hadamard(m.online.had_down_block);
             m.online.had_down = false;

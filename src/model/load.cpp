@@ -26,7 +26,10 @@ int64_t Model::n_params() const {
         if (r.linear && !(r.linear == &Model::lm_head && cfg.tie_embeddings)) n += lin(this->*r.linear);
     }
     for (const Layer& l : layers)
-        for (const BlockRow& r : family.block) n += r.norm ? norm(l.*r.norm) : lin(l.*r.linear);
+        for (const BlockRow& r : family.block) {
+            if (r.norm) n += norm(l.*r.norm);
+            for (const auto& [slot, expert] : row_slots(l, r)) n += lin(*slot);
+        }
     return n;
 }
 
@@ -115,10 +118,16 @@ Layer ModelReader::load_layer(int i) const {
     if (i < 0 || i >= c.n_layers) fail(impl_->path, "layer {} out of range", i);
     const Family& family = family_of(c);
     Layer l;
+    if (c.is_moe_layer(i)) l.experts.resize(size_t(c.n_experts));
     for (const BlockRow& r : family.block) {
-        if (!r.present_in(c)) continue;
+        if (!r.present_at(c, i)) continue;
         const std::string name = block_tensor_name(family.hf_layer_prefix, i, r.hf);
-        if (r.norm) {
+        if (r.expert) {
+            const Shape s = r.shape(c);
+            for (int e = 0; e < c.n_experts; ++e)
+                l.experts[size_t(e)].*r.expert = impl_->linear(
+                    block_tensor_name(family.hf_layer_prefix, i, expert_row_name(r.hf, e).c_str()), s.cols, s.rows, false);
+        } else if (r.norm) {
             l.*r.norm = impl_->norm(name, r.norm_width(c), r.has_bias(c), family.norm_offset);
         } else if (r.hf_rows) {
             l.*r.linear = impl_->fused_rows(name, r, c);

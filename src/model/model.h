@@ -17,6 +17,11 @@ struct Norm {
     std::vector<float> bias;    // [hidden]; empty for RMSNorm (a transform may add one, e.g. OutlierTune's shift)
 };
 
+// One expert of a mixture-of-experts MLP: a SwiGLU down(silu(gate(x)) * up(x)) of the config's expert width.
+struct Expert {
+    std::unique_ptr<Linear> gate, up, down;
+};
+
 struct Layer {
     Norm attn_norm;  // Llama input_layernorm / OPT self_attn_layer_norm
     Norm mlp_norm;   // Llama post_attention_layernorm / OPT final_layer_norm
@@ -27,11 +32,24 @@ struct Layer {
     std::unique_ptr<Linear> q, k, v, o;
     std::unique_ptr<Linear> gate, up, down;  // Llama SwiGLU: down(silu(gate(x)) * up(x))
     std::unique_ptr<Linear> fc1, fc2;        // OPT ReLU FFN: fc2(relu(fc1(x)))
+    // Mixture of experts (a layer of ModelConfig::is_moe_layer) instead of gate/up/down: the router
+    // [experts x hidden] reads the MLP norm's output like gate/up do, and stays floating point (it picks experts; it
+    // is not a projection the schemes quantize), so linears() leaves it out while the transforms that fold into
+    // the norm's readers (linears_reading) include it.
+    std::unique_ptr<Linear> router;
+    std::vector<Expert> experts;
 
-    // Every projection slot, for passes that treat them alike (a family's unused slots are null).
-    std::array<std::unique_ptr<Linear>*, 9> linears() { return {&q, &k, &v, &o, &gate, &up, &down, &fc1, &fc2}; }
-    std::array<const std::unique_ptr<Linear>*, 9> linears() const {
-        return {&q, &k, &v, &o, &gate, &up, &down, &fc1, &fc2};
+    // Every quantizable projection slot, experts' included, for passes that treat them alike (a family's unused
+    // slots are null).
+    std::vector<std::unique_ptr<Linear>*> linears() {
+        std::vector<std::unique_ptr<Linear>*> out = {&q, &k, &v, &o, &gate, &up, &down, &fc1, &fc2};
+        for (Expert& e : experts) out.insert(out.end(), {&e.gate, &e.up, &e.down});
+        return out;
+    }
+    std::vector<const std::unique_ptr<Linear>*> linears() const {
+        std::vector<const std::unique_ptr<Linear>*> out = {&q, &k, &v, &o, &gate, &up, &down, &fc1, &fc2};
+        for (const Expert& e : experts) out.insert(out.end(), {&e.gate, &e.up, &e.down});
+        return out;
     }
 };
 

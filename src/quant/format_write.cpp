@@ -72,6 +72,10 @@ QuantizedDirWriter::~QuantizedDirWriter() {
 }
 
 void QuantizedDirWriter::layer(int index, Layer&& l) {
+    // This format holds one tensor per slot of the dense tables; the experts' rows are not in it yet.
+    if (!l.experts.empty())
+        fail("quantize", "the tameq quantized directory cannot hold mixture-of-experts layers yet (layer {} has {} "
+                         "experts); evaluate in memory instead", index, l.experts.size());
     ProfileScope stage("pack");
     SafeTensorsWriter w;
     const std::string p = "layers." + std::to_string(index) + ".";

@@ -36,28 +36,46 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// The linears inside a block, each paired with the tap that observes its input (the family's slot table).
-std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> block_linears(const ModelConfig& c, Layer& l) {
-    std::vector<std::pair<std::unique_ptr<Linear>*, Tap>> out;
+// The quantized linears inside a block, each with the tap that observes its input and its expert (-1: none), by the
+// family's slot table. A mixture of experts' router stays floating point and is left out.
+struct BlockLinear {
+    std::unique_ptr<Linear>* slot;
+    Tap tap;
+    int expert;
+};
+std::vector<BlockLinear> block_linears(const ModelConfig& c, Layer& l) {
+    std::vector<BlockLinear> out;
     for (const BlockRow& r : family_of(c).block)
-        if (r.linear) out.emplace_back(&(l.*r.linear), r.input);
+        if (r.is_linear() && r.linear != &Layer::router)
+            for (const RowSlot& s : row_slots(l, r))
+                if (*s.slot) out.push_back({s.slot, r.input, s.expert});
     return out;
 }
 
-// GPTQ's Hessians of one block, one per distinct input (q/k/v share theirs, as do gate/up).
+// GPTQ's Hessians of one block, one per distinct input (q/k/v share theirs, as do gate/up), and one per expert and
+// input from the tokens routed to it.
 class HessianTap : public BlockTap {
 public:
     void on(int, Tap where, const float* x, int n, int dim) override {
         if (where == Tap::AttnResidual || where == Tap::MlpResidual) return;
-        ProfileScope stage("statistics/Hessian");
-        auto it = acc_.find(where);
-        if (it == acc_.end()) it = acc_.emplace(where, HessianAccumulator(dim)).first;
-        it->second.add(x, n);
+        add({-1, where}, x, n, dim);
     }
-    const HessianAccumulator& at(Tap t) const { return acc_.at(t); }
+    void on_expert(int, int expert, Tap where, const float* x, int n, int dim) override { add({expert, where}, x, n, dim); }
+    // Null for an expert no calibration token reached.
+    const HessianAccumulator* at(Tap t, int expert = -1) const {
+        auto it = acc_.find({expert, t});
+        if (it == acc_.end() && expert < 0) fail("calibration", "no Hessian was gathered at {}", tap_name(t));
+        return it == acc_.end() ? nullptr : &it->second;
+    }
 
 private:
-    std::map<Tap, HessianAccumulator> acc_;
+    void add(std::pair<int, Tap> key, const float* x, int n, int dim) {
+        ProfileScope stage("statistics/Hessian");
+        auto it = acc_.find(key);
+        if (it == acc_.end()) it = acc_.emplace(key, HessianAccumulator(dim)).first;
+        it->second.add(x, n);
+    }
+    std::map<std::pair<int, Tap>, HessianAccumulator> acc_;
 };
 
 std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std::vector<std::vector<int>>& calib,
@@ -153,11 +171,16 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     const int r4_block = std::max(r.r4.block, 0);  // OnlineTransforms::had_down_block
     if (rotating) {
         // R4 needs a supported Hadamard size (full) or a block that divides the row; say so before any work.
-        if (r.r4.block == R4Choice::kFull) hadamard_factor(cfg.intermediate);
-        if (r4_block && cfg.intermediate % r4_block) {
-            const int largest = cfg.intermediate & -cfg.intermediate;  // the largest power of two dividing it
-            fail("recipe", "r4=block={} does not divide intermediate size {} of {} ({})", r4_block, cfg.intermediate,
-                 model_path, largest >= 2 ? fmt::format("blocks that do: powers of two up to {}", largest) : "no block does");
+        // Every down width: the dense MLP's and, for a mixture of experts, the experts'.
+        std::vector<int> widths = {cfg.intermediate};
+        if (cfg.n_experts > 0) widths.push_back(cfg.expert_intermediate);
+        for (int width : widths) {
+            if (r.r4.block == R4Choice::kFull) hadamard_factor(width);
+            if (r4_block && width % r4_block) {
+                const int largest = width & -width;  // the largest power of two dividing it
+                fail("recipe", "r4=block={} does not divide intermediate size {} of {} ({})", r4_block, width, model_path,
+                     largest >= 2 ? fmt::format("blocks that do: powers of two up to {}", largest) : "no block does");
+            }
         }
         hadamard_factor(cfg.head_dim);
     }
@@ -257,18 +280,34 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         if (gptq) runner->run(l, i, &hessians, channelwise);
         stage.next("RTN/GPTQ");
         if (r.wbits < 16) {
-            for (auto& [lin, tap] : block_linears(cfg, l)) {
+            std::map<int, PipelineReport::ExpertTokens> experts;  // this layer's, by expert
+            for (auto& [lin, tap, expert] : block_linears(cfg, l)) {
                 const DenseLinear& d = as_dense(**lin);
-                auto qw = quantize_weight(d, r, gptq ? &hessians.at(tap) : nullptr);
+                const HessianAccumulator* h = gptq ? hessians.at(tap, expert) : nullptr;
+                if (gptq && expert >= 0) {
+                    // gate/up and down see the same routed tokens: the MlpIn count is the expert's.
+                    const int64_t tokens = h ? h->count() : 0;
+                    auto it = experts.try_emplace(expert, PipelineReport::ExpertTokens{i, expert, tokens, false}).first;
+                    if (tokens < expert_gptq_min_tokens(d.in_features())) {
+                        if (!it->second.rtn_fallback)
+                            fmt::print(stderr, "warning: layer {} expert {}: {} calibration tokens routed, fewer than the "
+                                               "{} inputs of a linear of it; that linear takes RTN instead of GPTQ\n",
+                                       i, expert, tokens, d.in_features());
+                        it->second.rtn_fallback = true;
+                        h = nullptr;
+                    }
+                }
+                auto qw = quantize_weight(d, r, h);
                 *lin = std::make_unique<FakeQuantLinear>(std::vector<float>{}, d.bias, d.in_features(), d.out_features(),
                                                          ActQuant{}, std::move(qw));
             }
+            for (const auto& [e, t] : experts) report.expert_tokens.push_back(t);
         }
         stage.next("calibration forward");
         if (runner && !channelwise && i + 1 < cfg.n_layers) runner->run(l, i, nullptr, true);  // next block's inputs
         stage.next("other");
         if (r.abits < 16) {
-            for (auto& [lin, tap] : block_linears(cfg, l)) {
+            for (auto& [lin, tap, expert] : block_linears(cfg, l)) {
                 ActQuant act{ActQuant::Mode::PerToken, act_spec(r), {}};
                 if (auto st = static_steps.find(tap); st != static_steps.end())
                     act = {ActQuant::Mode::PerChannelStatic, static_spec, st->second};

@@ -27,7 +27,21 @@ struct PipelineReport {
         MigrationChoice choice;
     };
     std::vector<Migration> migration;  // method=ot-search: what each norm group chose, in block order
+    // Mixtures of experts: the calibration tokens each expert of each sparse layer was routed (GPTQ: its Hessians
+    // come from those tokens alone), in layer and expert order; an expert whose tokens number fewer than
+    // expert_gptq_min_tokens of a linear's input width has that linear quantized by RTN instead (rtn_fallback).
+    struct ExpertTokens {
+        int layer, expert;
+        int64_t tokens;
+        bool rtn_fallback;
+    };
+    std::vector<ExpertTokens> expert_tokens;
 };
+
+// The fewest routed calibration tokens for which an expert's linear of `in_features` inputs takes GPTQ: below its
+// input width the Hessian XᵀX has rank < in_features, so GPTQ's error feedback would rest on the damping term
+// alone in the missing directions (noise fitted to a handful of tokens); RTN needs no Hessian.
+inline int64_t expert_gptq_min_tokens(int in_features) { return in_features; }
 
 // Receives the model in pieces: each finished layer in order, then the skeleton (everything but the layers,
 // with the online-transform flags and KV policy set).

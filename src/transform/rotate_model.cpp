@@ -53,7 +53,7 @@ void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<fl
         if (g != 1.0f) fail(skeleton.source, "R1 needs folded norms (fold the norm scales first)");
     for (Tap reads_residual : {Tap::AttnIn, Tap::MlpIn})
         for (Linear* p : linears_reading(l, reads_residual)) rotate_reader(*p, r1);
-    for (Linear* p : {l.o.get(), l.down ? l.down.get() : l.fc2.get()}) rotate_writer(*p, r1);
+    for (Linear* p : residual_writers(l)) rotate_writer(*p, r1);
 }
 
 void rotate_skeleton_residual(Model& m, const std::vector<float>& r1) {
@@ -88,8 +88,10 @@ void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<fl
 }
 
 void fold_layer_hadamard_down(Layer& l, int block) {
-    DenseLinear& d = as_dense(l.down ? *l.down : *l.fc2);
-    fwht_row_blocks(d.weight.data(), d.out_features(), d.in_features(), block);  // W·Hᵀ: row w ↦ H·w
+    for (Linear* p : down_projections(l)) {
+        DenseLinear& d = as_dense(*p);
+        fwht_row_blocks(d.weight.data(), d.out_features(), d.in_features(), block);  // W·Hᵀ: row w ↦ H·w
+    }
 }
 
 void rotate_residual(Model& m, const std::vector<float>& r1) {
@@ -103,9 +105,14 @@ void rotate_heads_vo(Model& m, const std::vector<float>& r2) {
 
 void add_online_hadamard_down(Model& m, int block) {
     // Throws for unsupported sizes before touching weights.
-    if (block == 0) hadamard_factor(m.cfg.intermediate);
-    else if (block < 2 || (block & (block - 1)) || m.cfg.intermediate % block)
-        fail(m.source, "R4 block {} must be a power of two dividing intermediate size {}", block, m.cfg.intermediate);
+    // Every down width the model has: the dense MLP's and, for a mixture of experts, the experts'.
+    std::vector<int> widths = {m.cfg.intermediate};
+    if (m.cfg.n_experts > 0) widths.push_back(m.cfg.expert_intermediate);
+    for (int width : widths) {
+        if (block == 0) hadamard_factor(width);
+        else if (block < 2 || (block & (block - 1)) || width % block)
+            fail(m.source, "R4 block {} must be a power of two dividing intermediate size {}", block, width);
+    }
     for (Layer& l : m.layers) fold_layer_hadamard_down(l, block);
     m.online.had_down = true;
     m.online.had_down_block = block;
