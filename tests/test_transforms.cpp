@@ -5,11 +5,13 @@
 #include <fstream>
 #include <functional>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "eval/perplexity.h"
 #include "io/tokenizer.h"
+#include "kernels/cpu/thread_pool.h"
 #include "model/engine.h"
 #include "support/synthetic.h"
 #include "export/open_model.h"
@@ -70,6 +72,8 @@ TEST(Transforms, EachRotationPassKeepsTheLogits) {
         {"fold", [](Model& m) { fold_norm_scales(m); }},
         {"fold+RO", [&](Model& m) { fold_norm_scales(m); rotate_residual(m, random_orthogonal(h, 3)); }},
         {"fold+RH", [&](Model& m) { fold_norm_scales(m); rotate_residual(m, random_hadamard(h, 4)); }},
+        {"fold+RH as fwht",
+         [&](Model& m) { fold_norm_scales(m); rotate_residual(m, ResidualRotation::hadamard(random_signs(h, 4))); }},
         {"R2", [&](Model& m) { rotate_heads_vo(m, random_hadamard(hd, 5)); }},
         {"R2 (RO)", [&](Model& m) { rotate_heads_vo(m, random_orthogonal(hd, 6)); }},
         {"R4", [](Model& m) { add_online_hadamard_down(m); }},
@@ -98,6 +102,59 @@ TEST(Transforms, EachRotationPassKeepsTheLogits) {
         q.weight = rotated;
     }
     EXPECT_GT(rel_diff(logits_of(broken, kIds), want), 1e-3);
+}
+
+// RH folded as fwht_rows(x ⊙ s) (the pipeline's way) is the dense matrix random_hadamard(n, seed) folded by sgemm,
+// on every reader, writer, bias and embedding table, for a power-of-two hidden size and an m·2^k one (96 = 12·8),
+// and it gives the same bits for 1 and 2 threads.
+TEST(Transforms, RhFoldedAsFwhtEqualsTheDenseMatrix) {
+    const int saved_threads = kern::num_threads();
+    for (int hidden : {64, 96}) {
+        SyntheticSpec spec;
+        spec.cfg = tiny_config(ArchFamily::Llama, 2);
+        spec.cfg.hidden = hidden;
+        spec.cfg.mlp_bias = true;  // the writers' biases rotate too
+        const std::string dir = (fs::temp_directory_path() / fmt::format("tameq-rh-fwht-{}-{}", ::getpid(), hidden)).string();
+        write_synthetic_model(dir, spec);
+        auto rotated = [&](const ResidualRotation& r, int threads) {
+            kern::set_num_threads(saved_threads);
+            Model m = load_model(dir);
+            fold_norm_scales(m);
+            rotate_residual(m, r);
+            return m;
+        };
+        const Model dense = rotated(random_hadamard(hidden, 9), 2);
+        const Model fwht = rotated(ResidualRotation::hadamard(random_signs(hidden, 9)), 2);
+        const Model fwht1 = rotated(ResidualRotation::hadamard(random_signs(hidden, 9)), 1);
+        kern::set_num_threads(saved_threads);
+        auto expect_close = [&](const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c,
+                                const std::string& what) {
+            ASSERT_EQ(a.size(), b.size()) << what;
+            double diff = 0, scale = 0;
+            for (size_t i = 0; i < a.size(); ++i) {
+                diff = std::max(diff, double(std::fabs(a[i] - b[i])));
+                scale = std::max(scale, double(std::fabs(a[i])));
+            }
+            EXPECT_LE(diff, 2e-6 * scale) << what << " hidden " << hidden;
+            EXPECT_GT(scale, 0.0) << what;
+            EXPECT_EQ(b, c) << what << ": 1 and 2 threads differ";
+        };
+        expect_close(dense.embed, fwht.embed, fwht1.embed, "embed");
+        expect_close(as_dense(*dense.lm_head).weight, as_dense(*fwht.lm_head).weight, as_dense(*fwht1.lm_head).weight,
+                     "lm_head");
+        for (size_t i = 0; i < dense.layers.size(); ++i)
+            for (size_t j = 0; j < dense.layers[i].linears().size(); ++j) {
+                const auto& a = *dense.layers[i].linears()[j];
+                if (!a) continue;
+                const auto& b = *fwht.layers[i].linears()[j];
+                const auto& c = *fwht1.layers[i].linears()[j];
+                const std::string what = fmt::format("layer {} linear {}", i, j);
+                expect_close(as_dense(*a).weight, as_dense(*b).weight, as_dense(*c).weight, what);
+                if (!as_dense(*a).bias.empty())
+                    expect_close(as_dense(*a).bias, as_dense(*b).bias, as_dense(*c).bias, what + " bias");
+            }
+        fs::remove_all(dir);
+    }
 }
 
 // The whole rotation pipeline at 16 bits, for every r4/r3 option: the FP logits within 1e-4 (relative to

@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/stage_profile.h"
-#include "quant/parallel_rows.h"
+#include "kernels/cpu/parallel_rows.h"
 
 namespace tameq {
 

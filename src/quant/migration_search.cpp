@@ -10,7 +10,7 @@
 #include "common/stage_profile.h"
 #include "model/linear.h"
 #include "quant/gptq.h"
-#include "quant/parallel_rows.h"
+#include "kernels/cpu/parallel_rows.h"
 #include "transform/outliertune.h"
 #include "transform/smoothquant.h"
 

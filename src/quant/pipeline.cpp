@@ -16,7 +16,7 @@
 #include "calib/channel_stats.h"
 #include "calib/dfrot_rows.h"
 #include "quant/gptq.h"
-#include "quant/parallel_rows.h"
+#include "kernels/cpu/parallel_rows.h"
 #include "calib/layer_runner.h"
 #include "model/fake_quant.h"
 #include "model/family.h"
@@ -78,11 +78,14 @@ private:
     std::map<std::pair<int, Tap>, HessianAccumulator> acc_;
 };
 
-std::vector<float> make_r1(const ModelReader& reader, const Recipe& r, const std::vector<std::vector<int>>& calib,
-                           PipelineReport& report) {
+ResidualRotation make_r1(const ModelReader& reader, const Recipe& r, const std::vector<std::vector<int>>& calib,
+                         PipelineReport& report) {
     const int h = reader.config().hidden;
     if (r.rotate == Rotation::RO) return random_orthogonal(h, r.seed);
-    if (r.rotate == Rotation::RH) return random_hadamard(h, r.seed);
+    if (r.rotate == Rotation::RH) {
+        hadamard_factor(h);  // an unsupported size fails here, naming the options
+        return ResidualRotation::hadamard(random_signs(h, r.seed));  // random_hadamard(h, seed), folded as fwht
+    }
     if (r.rotate == Rotation::File) return load_rotation(r.rotation_file, h);
     // DFRot: collect the normalized norm inputs of the FP model on the first windows, refine from RH.
     ProfileScope stage("DFRot");
@@ -205,7 +208,8 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
                  calib.empty() ? 0 : (kMigrationSearchRows + long(calib[0].size()) - 1) / long(calib[0].size()));
     }
 
-    std::vector<float> r1, r2;
+    ResidualRotation r1;
+    std::vector<float> r2;
     if (rotating) {
         r1 = make_r1(reader, r, calib, report);
         r2 = random_hadamard_r2(cfg.head_dim, r.seed);

@@ -1,8 +1,11 @@
 #include "transform/rotate_model.h"
 
+#include <algorithm>
+
 #include <cblas.h>
 
 #include "common/error.h"
+#include "kernels/cpu/parallel_rows.h"
 #include "model/family.h"
 #include "numerics/hadamard.h"
 
@@ -23,12 +26,49 @@ void left_multiply_transposed(std::vector<float>& w, int n, int cols, const std:
     w.swap(out);
 }
 
-void rotate_reader(Linear& l, const std::vector<float>& r) {
+// Rows of at most this many floats per task of the structured folds: a few hundred KiB, so a task's rows stay in
+// L2 through the sign pass and the butterflies.
+constexpr int kFoldChunkFloats = 1 << 16;
+
+// a[rows x n] ← a · R: RH as fwht_rows(a ⊙ s) row by row (each row alone, so any thread count gives the same
+// bits), a dense R as one sgemm.
+void right_multiply(std::vector<float>& a, int rows, int n, const ResidualRotation& r) {
+    if (!r.structured()) return right_multiply(a, rows, n, r.dense);
+    parallel_rows(rows, std::max(1, kFoldChunkFloats / n), [&](int r0, int r1) {
+        for (int i = r0; i < r1; ++i) {
+            float* row = a.data() + size_t(i) * n;
+            for (int j = 0; j < n; ++j) row[j] *= r.signs[size_t(j)];
+        }
+        fwht_rows(a.data() + size_t(r0) * n, r1 - r0, n);
+    });
+}
+
+// W[n x cols] ← Rᵀ · W. For RH, Rᵀ·W = H_n·diag(s)·W/√n: each column c becomes fwht(s ⊙ W[:, c]), done on Wᵀ's rows.
+void left_multiply_transposed(std::vector<float>& w, int n, int cols, const ResidualRotation& r) {
+    if (!r.structured()) return left_multiply_transposed(w, n, cols, r.dense);
+    std::vector<float> t(w.size());  // Wᵀ [cols x n], signs applied on the way
+    parallel_rows(cols, std::max(1, kFoldChunkFloats / n), [&](int c0, int c1) {
+        for (int c = c0; c < c1; ++c)
+            for (int i = 0; i < n; ++i) t[size_t(c) * n + i] = w[size_t(i) * cols + c] * r.signs[size_t(i)];
+        fwht_rows(t.data() + size_t(c0) * n, c1 - c0, n);
+    });
+    parallel_rows(n, 64, [&](int i0, int i1) {
+        for (int i = i0; i < i1; ++i)
+            for (int c = 0; c < cols; ++c) w[size_t(i) * cols + c] = t[size_t(c) * n + i];
+    });
+}
+
+void check_size(const ResidualRotation& r, int n) {
+    const size_t have = r.structured() ? r.signs.size() : r.dense.size();
+    if (have != (r.structured() ? size_t(n) : size_t(n) * n)) fail("rotation", "R1 must be {}x{}", n, n);
+}
+
+void rotate_reader(Linear& l, const ResidualRotation& r) {
     DenseLinear& d = as_dense(l);
     right_multiply(d.weight, d.out_features(), d.in_features(), r);
 }
 
-void rotate_writer(Linear& l, const std::vector<float>& r) {
+void rotate_writer(Linear& l, const ResidualRotation& r) {
     DenseLinear& d = as_dense(l);
     left_multiply_transposed(d.weight, d.out_features(), d.in_features(), r);
     if (!d.bias.empty()) right_multiply(d.bias, 1, d.out_features(), r);  // b·R as a row vector
@@ -45,10 +85,9 @@ void require_rms_norms(const Model& m, const char* what) {
 
 }  // namespace
 
-void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1) {
+void rotate_layer_residual(const Model& skeleton, Layer& l, const ResidualRotation& r1) {
     require_rms_norms(skeleton, "rotation R1");
-    const int h = skeleton.cfg.hidden;
-    if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
+    check_size(r1, skeleton.cfg.hidden);
     for (float g : l.attn_norm.weight)
         if (g != 1.0f) fail(skeleton.source, "R1 needs folded norms (fold the norm scales first)");
     for (Tap reads_residual : {Tap::AttnIn, Tap::MlpIn})
@@ -56,10 +95,10 @@ void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<fl
     for (Linear* p : residual_writers(l)) rotate_writer(*p, r1);
 }
 
-void rotate_skeleton_residual(Model& m, const std::vector<float>& r1) {
+void rotate_skeleton_residual(Model& m, const ResidualRotation& r1) {
     require_rms_norms(m, "rotation R1");
     const int h = m.cfg.hidden;
-    if (r1.size() != size_t(h) * h) fail("rotation", "R1 must be {}x{}", h, h);
+    check_size(r1, h);
     if (m.project_in || m.project_out) fail(m.source, "rotation R1 through project_in/project_out is not exact");
     right_multiply(m.embed, m.cfg.vocab, h, r1);
     if (!m.pos_embed.empty()) right_multiply(m.pos_embed, int(m.pos_embed.size() / size_t(h)), h, r1);  // OPT
@@ -94,7 +133,7 @@ void fold_layer_hadamard_down(Layer& l, int block) {
     }
 }
 
-void rotate_residual(Model& m, const std::vector<float>& r1) {
+void rotate_residual(Model& m, const ResidualRotation& r1) {
     for (Layer& l : m.layers) rotate_layer_residual(m, l, r1);
     rotate_skeleton_residual(m, r1);
 }

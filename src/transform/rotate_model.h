@@ -14,15 +14,32 @@
 
 namespace tameq {
 
+// R1 as the folds apply it: a dense n×n matrix (RO, DFRot, a file), or QuaRot's RH kept as its signs s, so that
+// x·R = fwht_rows(x ⊙ s) costs O(n log n) per row instead of O(n²) (a 7B layer's folds: ~1.7 TFLOP dense).
+// Both give the same rotation; they differ in rounding only (the transform is exact in its ±1 arithmetic).
+struct ResidualRotation {
+    std::vector<float> dense;  // row-major n×n; empty when `signs` holds an RH
+    std::vector<float> signs;  // RH: diag(s)·H_nᵀ/√n, random_hadamard(n, seed)'s matrix
+
+    ResidualRotation() = default;
+    ResidualRotation(std::vector<float> matrix) : dense(std::move(matrix)) {}  // NOLINT: a matrix is a rotation
+    static ResidualRotation hadamard(std::vector<float> s) {
+        ResidualRotation r;
+        r.signs = std::move(s);
+        return r;
+    }
+    bool structured() const { return !signs.empty(); }
+};
+
 // Per block, for streaming (norms of `l` must be folded):
-void rotate_layer_residual(const Model& skeleton, Layer& l, const std::vector<float>& r1);
+void rotate_layer_residual(const Model& skeleton, Layer& l, const ResidualRotation& r1);
 void rotate_layer_heads_vo(const Model& skeleton, Layer& l, const std::vector<float>& r2);  // r2: head_dim²
 void fold_layer_hadamard_down(Layer& l, int block = 0);
 // Embeddings and lm_head (the final norm must be folded).
-void rotate_skeleton_residual(Model& m, const std::vector<float>& r1);
+void rotate_skeleton_residual(Model& m, const ResidualRotation& r1);
 
 // Whole-model versions (fold_norm_scales first).
-void rotate_residual(Model& m, const std::vector<float>& r1);
+void rotate_residual(Model& m, const ResidualRotation& r1);
 void rotate_heads_vo(Model& m, const std::vector<float>& r2);
 void add_online_hadamard_down(Model& m, int block = 0);  // folds W·Hᵀ, sets m.online.had_down(_block)
 void add_online_hadamard_qk(Model& m);    // sets m.online.had_qk

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -112,40 +113,48 @@ void write_synthetic_model(const std::string& dir, const SyntheticSpec& spec) {
     if (c.vocab < 260) fail(dir, "synthetic model needs vocab >= 260 (byte tokenizer), got {}", c.vocab);
     std::filesystem::create_directories(dir);
     Gaussian g{Rng(spec.seed)};
-    SafeTensorsWriter w;
-    auto put = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> v) {
-        if (spec.bf16) w.add_bf16(name, shape, v);
-        else w.add_f32(name, shape, v);
+    // Every tensor in draw order with the function that draws it. The tensors are declared first and drawn one at
+    // a time on the way to the file, so a 7B-shaped checkpoint never sits in memory; the draw order (embedding
+    // tables, then per layer its norms and then its linears, then the final norm and head) is what every test's
+    // synthetic weights were made with.
+    struct Draw {
+        std::string name;
+        std::vector<int64_t> shape;
+        std::function<std::vector<float>()> values;
     };
-    auto randn = [&](int64_t n, float std) {
+    std::vector<Draw> draws;
+    auto randn = [&g](int64_t n, float std) {
         std::vector<float> v(static_cast<size_t>(n));
         for (float& x : v) x = g.next(std);
         return v;
     };
-    auto around_one = [&](int64_t n) {
+    auto around_one = [randn](int64_t n) {
         std::vector<float> v = randn(n, 0.1f);
         for (float& x : v) x += 1.0f;
         return v;
     };
     auto linear = [&](const std::string& p, int in, int out, bool bias) {
-        put(p + ".weight", {out, in}, randn(int64_t(in) * out, spec.init_std));
-        if (bias) put(p + ".bias", {out}, randn(out, spec.init_std));
+        const float std = spec.init_std;
+        draws.push_back({p + ".weight", {out, in}, [=] { return randn(int64_t(in) * out, std); }});
+        if (bias) draws.push_back({p + ".bias", {out}, [=] { return randn(out, std); }});
     };
-    // The family's Hugging Face names. The draw order (embedding tables, then per layer its norms and then its
-    // linears, then the final norm and head) is what every test's synthetic weights were made with.
     const Family& family = family_of(c);
     const int h = c.hidden;
     auto norm = [&](const std::string& p, bool bias) {
-        put(p + ".weight", {h}, around_one(h));
-        if (bias) put(p + ".bias", {h}, randn(h, 0.1f));
+        draws.push_back({p + ".weight", {h}, [=] { return around_one(h); }});
+        if (bias) draws.push_back({p + ".bias", {h}, [=] { return randn(h, 0.1f); }});
     };
     for (const ModelRow& r : family.model) {
         if (!r.table) continue;
         const Shape s = r.shape(c);
         const bool embed = r.table == &Model::embed;
-        std::vector<float> t = randn(int64_t(s.rows) * s.cols, embed ? 1.0f : 0.1f);
-        if (embed && spec.massive_value != 0.0f) t[size_t(c.bos_id) * s.cols + 3] = spec.massive_value;
-        put(r.hf, {s.rows, s.cols}, t);
+        const float massive = embed ? spec.massive_value : 0.0f;
+        const size_t massive_at = size_t(c.bos_id) * s.cols + 3;
+        draws.push_back({r.hf, {s.rows, s.cols}, [=] {
+                             std::vector<float> t = randn(int64_t(s.rows) * s.cols, embed ? 1.0f : 0.1f);
+                             if (massive != 0.0f) t[massive_at] = massive;
+                             return t;
+                         }});
     }
     for (int i = 0; i < c.n_layers; ++i) {
         for (const BlockRow& r : family.block)
@@ -162,8 +171,15 @@ void write_synthetic_model(const std::string& dir, const SyntheticSpec& spec) {
         if (r.norm) norm(r.hf, r.has_bias(c));
         else if (r.linear != &Model::lm_head || !c.tie_embeddings) linear(r.hf, s.cols, s.rows, r.has_bias(c));
     }
+    SafeTensorsStreamWriter w;
+    for (const Draw& d : draws) w.declare(d.name, spec.bf16 ? DType::BF16 : DType::F32, d.shape);
     w.set_metadata("format", "pt");
-    w.write(dir + "/model.safetensors");
+    w.open(dir + "/model.safetensors");
+    for (const Draw& d : draws) {
+        if (spec.bf16) w.write_bf16(d.name, d.values());
+        else w.write_f32(d.name, d.values());
+    }
+    w.close();
     std::ofstream(dir + "/config.json") << hf_config_text(c);
     std::ofstream(dir + "/tokenizer.json") << tokenizer_json().dump() << "\n";
 }

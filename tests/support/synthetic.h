@@ -18,7 +18,8 @@ struct SyntheticSpec {
     float massive_value = 0.0f;
 };
 
-// Writes config.json, model.safetensors and a byte-level tokenizer.json (256 byte tokens + 4 specials,
+// Writes config.json, model.safetensors (streamed: one tensor in memory at a time, so a 32-layer 7B-shaped model
+// needs ~0.5 GB, its embedding table) and a byte-level tokenizer.json (256 byte tokens + 4 specials,
 // no merges) into `dir` (created). cfg.vocab must be at least 260 for the tokenizer to cover every byte.
 void write_synthetic_model(const std::string& dir, const SyntheticSpec& spec);
 

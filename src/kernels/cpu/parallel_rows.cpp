@@ -1,4 +1,4 @@
-#include "quant/parallel_rows.h"
+#include "kernels/cpu/parallel_rows.h"
 
 #include <algorithm>
 #include <atomic>

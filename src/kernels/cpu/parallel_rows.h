@@ -1,5 +1,5 @@
 #pragma once
-// Row-parallel loops of the quantization pipeline on the kernel thread pool (kernels/cpu/thread_pool.h).
+// Row-parallel loops of the quantization passes (pipeline, transforms) on the kernel thread pool (thread_pool.h).
 #include <functional>
 
 namespace tameq {
