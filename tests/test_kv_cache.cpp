@@ -157,7 +157,12 @@ TEST(KvCache, IntegerEngineWithCodeCacheMatchesSimulation) {
         EXPECT_NE(model.layers[0].down->kind().find("fused Hadamard"), std::string::npos) << model.layers[0].down->kind();
         EXPECT_TRUE(Engine(model, 16).cache().stores_codes());
         const double int_ppl = evaluate_ppl(model, windows).ppl;
-        EXPECT_LT(std::fabs(int_ppl / sim_ppl - 1.0), 2e-3) << recipe << ": int " << int_ppl << " vs sim " << sim_ppl;
+        // Only the float summation order differs, but a 4-bit KV code or an 8-bit activation code it moves
+        // across a rounding boundary is carried on to every later position. On these 510 scored tokens that
+        // moves int/sim by tenths of a percent either way: measured 2026-12-04 for seeds 1..4 −0.21 %,
+        // −0.04 %, +0.07 %, −0.11 % (kv=8: −0.09 %; no KV quantization: −0.06 %); a wrong code or scale in
+        // the cache moves it by whole percents.
+        EXPECT_LT(std::fabs(int_ppl / sim_ppl - 1.0), 5e-3) << recipe << ": int " << int_ppl << " vs sim " << sim_ppl;
     }
 }
 
