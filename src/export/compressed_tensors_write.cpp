@@ -190,6 +190,11 @@ std::vector<std::string> export_compressed_tensors(const std::string& quantized_
     if (family.norm_offset != 0)
         fail(meta, "exporting {} to compressed-tensors is not supported yet (its norms are held as 1 + w and would "
                    "have to be written back as w)", c.architecture);
+    // The per-layer loop below writes one module per plain row; experts would need one per expert under the HF names
+    // vLLM's fused-MoE loaders read (and the router in the ignore list), which it does not write yet.
+    if (c.n_experts > 0)
+        fail(meta, "exporting the mixture-of-experts {} to compressed-tensors is not supported yet (its experts and "
+                   "router have no writer)", c.architecture);
     if (m.online.layer_norm_as_rms)  // vLLM's OPT runs LayerNorm, which a rotated residual no longer allows
         fail(meta, "a rotated {} runs its LayerNorms as RMSNorm, which compressed-tensors cannot carry", c.architecture);
     if (m.online.had_qk && !options.drop_r3) fail(meta, "R3 has no compressed-tensors carrier; export with --drop-r3");

@@ -156,6 +156,7 @@ Model load_quantized_model(const std::string& dir) {
         const json& linears = meta.at("linears");
         for (int i = 0; i < c.n_layers; ++i) {
             Layer l;
+            if (c.is_moe_layer(i)) l.experts.resize(size_t(c.n_experts));
             const std::string p = "layers." + std::to_string(i) + ".";
             auto norm = [&](const std::string& name, int width) {
                 Norm n;
@@ -164,14 +165,16 @@ Model load_quantized_model(const std::string& dir) {
                 return n;
             };
             for (const BlockRow& r : family.block) {
-                if (!r.present_in(c)) continue;
+                if (!r.present_at(c, i)) continue;
                 if (r.norm) {
                     l.*r.norm = norm(r.canonical, r.norm_width(c));
                     continue;
                 }
-                const std::string key = p + r.canonical;
-                if (!linears.contains(key)) fail(file, "no description of linear '{}'", key);
-                l.*r.linear = load_linear(st, key, linears.at(key), file);
+                for (const RowSlot& s : row_slots(l, r)) {  // one per expert for an expert row
+                    const std::string key = p + expert_row_name(r.canonical, s.expert);
+                    if (!linears.contains(key)) fail(file, "no description of linear '{}'", key);
+                    *s.slot = load_linear(st, key, linears.at(key), file);
+                }
             }
             m.layers.push_back(std::move(l));
         }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 #include <fstream>
 #include <unistd.h>
 
@@ -72,10 +73,6 @@ QuantizedDirWriter::~QuantizedDirWriter() {
 }
 
 void QuantizedDirWriter::layer(int index, Layer&& l) {
-    // This format holds one tensor per slot of the dense tables; the experts' rows are not in it yet.
-    if (!l.experts.empty())
-        fail("quantize", "the tameq quantized directory cannot hold mixture-of-experts layers yet (layer {} has {} "
-                         "experts); evaluate in memory instead", index, l.experts.size());
     ProfileScope stage("pack");
     SafeTensorsWriter w;
     const std::string p = "layers." + std::to_string(index) + ".";
@@ -87,10 +84,8 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
     const Family& family = family_of(l);
     for (const BlockRow& r : family.block)
         if (r.norm && !(l.*r.norm).weight.empty()) put_norm(r.canonical, l.*r.norm);  // empty: not in this config
-    for (const BlockRow& r : family.block) {
-        if (!r.linear) continue;
-        const std::string key = p + r.canonical;
-        const Linear& lin = *(l.*r.linear);
+    // One linear's tensors under `key` and its tameq.json description.
+    auto put_linear = [&](const std::string& key, const Linear& lin) {
         const auto* fq = dynamic_cast<const FakeQuantLinear*>(&lin);
         const int rows = lin.out_features(), cols = lin.in_features();
         json spec = {{"in", cols}, {"out", rows}, {"act", act_json(fq ? fq->act() : ActQuant{})}};
@@ -124,7 +119,12 @@ void QuantizedDirWriter::layer(int index, Layer&& l) {
         if (fq && fq->act().mode == ActQuant::Mode::PerChannelStatic)
             w.add_f32(key + ".act_steps", {cols}, fq->act().channel_step);
         state_->linears[key] = spec;
-    }
+    };
+    // An expert row is one tensor set per expert ("experts.3.gate"); a row this layer does not have is skipped
+    // (Qwen3-MoE's dense layers hold no router, its sparse ones no dense gate/up/down).
+    for (const BlockRow& r : family.block)
+        for (const auto& [slot, expert] : row_slots(std::as_const(l), r))
+            if (*slot) put_linear(p + expert_row_name(r.canonical, expert), **slot);
     const std::string shard = fmt::format("model-layer-{:04d}.safetensors", index);
     stage.next("write");
     w.write(tmp_ + "/" + shard);
@@ -181,6 +181,14 @@ void QuantizedDirWriter::finish(const PipelineReport& report) {
     if (!report.dfrot_losses.empty())
         meta["dfrot"] = {{"rows", report.dfrot_rows}, {"massive_rows", report.dfrot_massive_rows},
                          {"loss_start", report.dfrot_losses.front()}, {"loss_best", *std::min_element(report.dfrot_losses.begin(), report.dfrot_losses.end())}};
+    if (!report.expert_tokens.empty()) {
+        // How many calibration tokens each expert was routed (its GPTQ Hessians' only data), and which experts had
+        // too few for GPTQ and were rounded (RTN) instead.
+        json experts = json::array();
+        for (const PipelineReport::ExpertTokens& t : report.expert_tokens)
+            experts.push_back({{"layer", t.layer}, {"expert", t.expert}, {"tokens", t.tokens}, {"rtn_fallback", t.rtn_fallback}});
+        meta["experts"] = experts;
+    }
     if (!report.migration.empty()) {
         // ot-search's choice per norm group: the α (and clip) now folded into the weights, with each α's loss.
         // Grid values as their shortest decimal (0.7, not the float's 0.699999988).
