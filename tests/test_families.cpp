@@ -159,7 +159,7 @@ void expect_rotation_passes_keep_the_logits(const std::string& name) {
         std::printf("%s: %s\n", std::string(name + " " + pass).c_str(), fmt_sci(err).c_str());
     }
     auto tok = load_tokenizer(dir);
-    for (const char* recipe : {"rotate=ro", "rotate=rh", "rotate=rh,kv=16,seed=9"}) {
+    for (const char* recipe : {"rotate=ro", "rotate=rh", "rotate=rh,kv=16,seed=9", "rotate=inner"}) {
         const Model m = quantize_in_memory(dir, parse_recipe(recipe), *tok);
         const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
         EXPECT_LT(err, 1e-4) << name << ": " << recipe;
@@ -284,7 +284,8 @@ TEST_P(GemmaFamilies, ExactPassesKeepTheLogits) {
     if (!fs::exists(kGplText)) return;
     auto tok = load_tokenizer(dir);
     const std::string calib = std::string(",calib=") + kGplText + ",calib-windows=4,calib-ctx=64";
-    for (const char* method : {"method=smoothquant", "method=outliertune"}) {
+    // rotate=inner applies R2, R4 and R3 through the pipeline without R1 (none of them crosses a norm).
+    for (const char* method : {"method=smoothquant", "method=outliertune", "rotate=inner", "rotate=inner,r4=block=8"}) {
         const Model m = quantize_in_memory(dir, parse_recipe(method + calib), *tok);
         const double err = worst_rel(logits_of(m, ids), want, base.cfg.vocab);
         EXPECT_LT(err, 1e-4) << name << ": " << method;
@@ -306,6 +307,7 @@ TEST_P(GemmaFamilies, ResidualRotationsAreRefusedWithTheReason) {
         const std::string err = test::error_of([&] { quantize_in_memory(dir, parse_recipe(recipe), *tok); });
         EXPECT_NE(err.find("rotations are not exact for this"), std::string::npos) << recipe << ": " << err;
         EXPECT_NE(err.find(reason), std::string::npos) << recipe << ": " << err;
+        EXPECT_NE(err.find("rotate=inner keeps the ones inside each block (R2, R4, R3)"), std::string::npos) << err;
     }
     Model m = load_model(dir);
     const std::string fold_err = test::error_of([&] { fold_norm_scales(m); });
@@ -347,6 +349,9 @@ TEST_P(GemmaFamilies, QuantizedRecipesRunOnBothEngines) {
         {"method=smoothquant,w=8,a=8" + calib, 0.08, false},
         {"method=outliertune,w=8,a=8,weights=gptq" + calib, 0.25, false},
         {"w=4,a=8,kv=8,weights=gptq" + calib, 0.5, true},
+        // R2/R4/R3 without R1 (measured 0.455 / 0.443 and 0.337 / 0.377).
+        {"rotate=inner,w=4,a=4,weights=gptq" + calib, 0.8, false},
+        {"rotate=inner,w=4,a=8,kv=4" + calib, 0.6, true},
     };
     for (const Case& c : cases) {
         const std::string short_name = c.recipe.substr(0, c.recipe.find(",calib"));

@@ -126,7 +126,7 @@ TEST(RecipeKeys, R4AndR3Spellings) {
     EXPECT_EQ(error_of([] { json::parse(R"({"r4":"block=3"})").get<Recipe>(); }),
               "recipe: 'r4' block size must be a power of two >= 2, got 3");
     // Without a rotation there is no online Hadamard to change: any r4/r3 key is refused, the defaults too.
-    const std::string why = " needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes";
+    const std::string why = " needs a rotation (rotate=ro|rh|dfrot|file|inner): online Hadamards exist only in rotation recipes";
     EXPECT_EQ(error_of([] { parse_recipe("w=4,r4=none"); }), "recipe: r4=none" + why);
     EXPECT_EQ(error_of([] { parse_recipe("r4=block=128"); }), "recipe: r4=block=128" + why);
     EXPECT_EQ(error_of([] { parse_recipe("r4=full"); }), "recipe: r4=full" + why);
@@ -161,7 +161,7 @@ TEST(RecipeKeys, UnknownKeyMessageListsEveryKey) {
 TEST(RecipeKeys, BadEnumValuesNameTheChoices) {
     const std::map<std::string, std::string> expected = {
         {"method", "recipe: unknown method 'x' (valid: rtn, outliertune, smoothquant, ot-search)"},
-        {"rotate", "recipe: unknown rotation 'x' (valid: none, ro, rh, dfrot, file)"},
+        {"rotate", "recipe: unknown rotation 'x' (valid: none, ro, rh, dfrot, file, inner)"},
         {"weights", "recipe: unknown weight quantizer 'x' (valid: rtn, gptq)"},
         {"marking", "recipe: unknown massive-token marking 'x' (valid: magnitude, quant-error)"},
     };
@@ -325,7 +325,7 @@ TEST_F(RecipeCli, AKeyGivenTwiceIsAOneLineError) {
     }
     std::string log;
     test::run_tameq("quantize " + model_ + " -o " + p("bad") + " --rotate spin", &log);
-    EXPECT_NE(log.find("unknown rotation 'spin' (valid: none, ro, rh, dfrot, file)"), std::string::npos) << log;
+    EXPECT_NE(log.find("unknown rotation 'spin' (valid: none, ro, rh, dfrot, file, inner)"), std::string::npos) << log;
 }
 
 TEST(RecipeHelp, ReadmeHoldsTheHelpOutput) {

@@ -102,7 +102,8 @@ void run_info(const InfoArgs& a) {
         const std::string r4 = !m.online.had_down        ? ""
                                : m.online.had_down_block ? fmt::format(", online Hadamard before down_proj (blocks of {})", m.online.had_down_block)
                                                          : ", online Hadamard before down_proj";
-        fmt::print("rotation      R1 {}{}\n", choice_name(r.rotate), r4);
+        const std::string r1 = r.rotate == Rotation::Inner ? "none (rotate=inner), R2 on v/o" : std::string(choice_name(r.rotate));
+        fmt::print("rotation      R1 {}{}\n", r1, r4);
         if (m.online.had_qk) fmt::print("              online Hadamard on q/k after RoPE\n");
         if (m.online.layer_norm_as_rms)
             fmt::print("              residual made mean-free, LayerNorms run as RMSNorm (affine terms folded)\n");

@@ -159,6 +159,9 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
     ModelReader reader(model_path);
     const ModelConfig& cfg = reader.config();
     const bool rotating = r.rotate != Rotation::None;
+    // rotate=inner: R2, R4 and R3 only. They stay inside a block (v/o per head, down_proj's input, q/k after RoPE), so
+    // they need neither the norm folding nor R1's computational invariance, and every family allows them.
+    const bool residual = rotating && r.rotate != Rotation::Inner;
     const bool channelwise = r.method != Method::Rtn;
     const bool outliertune = r.method == Method::OutlierTune;
     const bool searched = r.method == Method::OtSearch;
@@ -168,9 +171,10 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
                            choice_name(r.rotate));
         require_pre_norm(cfg, std::string(choice_name(r.method)).c_str());
     }
-    if (rotating)
+    if (residual)
         if (const std::string why = rotation_refusal(cfg); !why.empty())
-            fail(model_path, "rotations are not exact for this {}: {}", cfg.architecture, why);
+            fail(model_path, "rotations are not exact for this {}: {}; rotate=inner keeps the ones inside each block "
+                             "(R2, R4, R3)", cfg.architecture, why);
     const int r4_block = std::max(r.r4.block, 0);  // OnlineTransforms::had_down_block
     if (rotating) {
         // R4 needs a supported Hadamard size (full) or a block that divides the row; say so before any work.
@@ -210,17 +214,17 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
 
     ResidualRotation r1;
     std::vector<float> r2;
-    if (rotating) {
-        r1 = make_r1(reader, r, calib, report);
-        r2 = random_hadamard_r2(cfg.head_dim, r.seed);
-    }
+    if (residual) r1 = make_r1(reader, r, calib, report);
+    if (rotating) r2 = random_hadamard_r2(cfg.head_dim, r.seed);
 
     stage.next("load+convert");
     Model skeleton = reader.load_skeleton();
     stage.next("fold/rotate");
-    if (rotating) {
+    if (residual) {
         fold_final_norm_scale(skeleton);
         rotate_skeleton_residual(skeleton, r1);
+    }
+    if (rotating) {
         skeleton.online.had_down = r.r4.block != R4Choice::kNone;
         skeleton.online.had_down_block = r4_block;
         skeleton.online.had_qk = r.kvbits < 16 && r.r3 == OnlineR3::On;
@@ -253,9 +257,11 @@ PipelineReport quantize_model(const std::string& model_path, const Recipe& r, co
         stage.next("load+convert");
         Layer l = reader.load_layer(i);
         stage.next("fold/rotate");
-        if (rotating) {
+        if (residual) {
             fold_layer_norm_scales(skeleton, l);
             rotate_layer_residual(skeleton, l, r1);
+        }
+        if (rotating) {
             rotate_layer_heads_vo(skeleton, l, r2);
             if (skeleton.online.had_down) fold_layer_hadamard_down(l, r4_block);
         }

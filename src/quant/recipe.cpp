@@ -178,7 +178,7 @@ void Recipe::validate() const {
     if (w_asym && wbits == 8) fail("recipe", "w-asym with w=8 is not supported (codes 0..255 do not fit int8); use w=8 symmetric or w<=7");
     if (w_narrow && w_asym) fail("recipe", "w-narrow restricts symmetric grids; it cannot be combined with w-asym");
     if (rotate == Rotation::None && (r4 != R4Choice{} || r3 != OnlineR3::On))
-        fail("recipe", "{} needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes",
+        fail("recipe", "{} needs a rotation (rotate=ro|rh|dfrot|file|inner): online Hadamards exist only in rotation recipes",
              r4 != R4Choice{} ? "r4=" + r4_text(r4) : std::string("r3=") + std::string(choice_name(r3)));
     if (method == Method::OtSearch) {
         if (search_alpha_min > search_alpha_max)
@@ -251,7 +251,7 @@ void refuse_online_keys_without_rotation(const Recipe& r, const std::vector<cons
     if (r.rotate != Rotation::None) return;
     for (const RecipeKey* k : set)
         if (k->key == "r4" || k->key == "r3")
-            fail("recipe", "{}={} needs a rotation (rotate=ro|rh|dfrot|file): online Hadamards exist only in rotation recipes",
+            fail("recipe", "{}={} needs a rotation (rotate=ro|rh|dfrot|file|inner): online Hadamards exist only in rotation recipes",
                  k->key, recipe_key_value(r, *k));
 }
 }  // namespace

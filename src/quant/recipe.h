@@ -23,7 +23,7 @@ namespace tameq {
 // The four string choices of a recipe. Their spellings (ChoiceNames below) are what the text, the flags
 // and tameq.json hold.
 enum class Method { Rtn, OutlierTune, SmoothQuant, OtSearch };  // rtn: no channel method; rotations use Rotation
-enum class Rotation { None, RO, RH, DFRot, File };    // R1 of the residual stream
+enum class Rotation { None, RO, RH, DFRot, File, Inner };  // R1 of the residual stream; Inner: none, only R2/R4/R3
 enum class WeightQuantizer { Rtn, Gptq };
 enum class OnlineR3 { On, None };                     // R3 on q/k after RoPE (on: when the KV cache is quantized)
 
@@ -46,7 +46,7 @@ template <> struct ChoiceNames<Method> {
 };
 template <> struct ChoiceNames<Rotation> {
     static constexpr std::string_view noun = "rotation";
-    static constexpr std::array<std::string_view, 5> names = {"none", "ro", "rh", "dfrot", "file"};
+    static constexpr std::array<std::string_view, 6> names = {"none", "ro", "rh", "dfrot", "file", "inner"};
 };
 template <> struct ChoiceNames<WeightQuantizer> {
     static constexpr std::string_view noun = "weight quantizer";
@@ -149,7 +149,7 @@ struct RecipeKey {
 
 inline constexpr RecipeKey kRecipeKeys[] = {
     {"method", "method", "", "channel method (rotations use rotate)", &Recipe::method},
-    {"rotate", "rotate", "", "R1 rotation of the residual stream (file: see rotation-file)", &Recipe::rotate},
+    {"rotate", "rotate", "", "R1 rotation of the residual stream (file: see rotation-file; inner: no R1, only R2/R4/R3)", &Recipe::rotate},
     {"rotation-file", "rotation_file", "", "R1 from a safetensors file holding one [hidden, hidden] F32 tensor (implies rotate=file)",
      &Recipe::rotation_file, std::nullopt,
      [](Recipe& r) {
