@@ -120,7 +120,7 @@ TEST_F(QuantizedDir, SameSeedSameBytesAndReloadEqualsSimulation) {
 TEST_F(QuantizedDir, BadInputIsRefusedWithNothingWritten) {
     expect_error("--wbits 9", "w=9 is out of range (2..8 or 16)");
     expect_error("--abits 1", "a=1 is out of range (2..8 or 16)");
-    expect_error("--rotate xyz", "unknown rotation 'xyz' (valid: none, ro, rh, dfrot, file)");
+    expect_error("--rotate xyz", "unknown rotation 'xyz' (valid: none, ro, rh, dfrot, file, inner)");
     {
         const std::string shortf = (dir_ / "short.txt").string();
         std::ofstream(shortf) << "too short\n";
