@@ -24,5 +24,5 @@ for ((i = 0; i < shards; i++)); do
   fi
 done
 [ "$failed" = 0 ] || exit 1
-tail -3 build-asan/shard-*.log
+tail -n 3 build-asan/shard-*.log
 echo "sanitizer run passed"
