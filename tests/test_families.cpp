@@ -572,36 +572,9 @@ class MoeFamilies : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
 
-TEST_P(MoeFamilies, LogitsMatchTransformersInPrefillChunksAndDecode) {
-    const std::string name = GetParam();
-    const Reference ref = read_reference(name);
-    const Model m = load_model(fixture_dir(name));
-    for (size_t i = 0; i < ref.prompts.size(); ++i)
-        for (int chunk : {0, 5, 1}) {
-            const double err = worst_rel(logits_of(m, ref.prompts[i], chunk), ref.logits[i], m.cfg.vocab);
-            EXPECT_LT(err, 1e-4) << name << " prompt " << i << " chunk " << chunk;
-            if (chunk == 0) RecordProperty(name + "_prompt" + std::to_string(i) + "_max_rel", fmt_sci(err));
-            if (chunk == 0) std::printf("%s prompt %zu max rel %s\n", name.c_str(), i, fmt_sci(err).c_str());
-        }
-}
+TEST_P(MoeFamilies, LogitsMatchTransformersInPrefillChunksAndDecode) { expect_logits_match(GetParam()); }
 
-TEST_P(MoeFamilies, GreedyContinuationMatchesTransformers) {
-    const std::string name = GetParam();
-    const json ref = read_json(fixture_dir(name) + "/ref_greedy.json");
-    const Model m = load_model(fixture_dir(name));
-    std::vector<int> ids = ref["prompt_ids"].get<std::vector<int>>();
-    const std::vector<int> want = ref["ids"].get<std::vector<int>>();
-    Engine e(m, int(ids.size() + want.size()));
-    std::vector<float> logits(size_t(m.cfg.vocab));
-    e.forward(ids.data(), int(ids.size()), logits.data(), Logits::Last);
-    std::vector<int> got;
-    for (size_t i = 0; i < want.size(); ++i) {
-        int next = int(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        got.push_back(next);
-        e.forward(&next, 1, logits.data(), Logits::Last);
-    }
-    EXPECT_EQ(got, want) << name;
-}
+TEST_P(MoeFamilies, GreedyContinuationMatchesTransformers) { expect_greedy_match(GetParam()); }
 
 TEST_P(MoeFamilies, LayerZeroRoutesLikeTransformers) {
     const std::string name = GetParam();
