@@ -122,6 +122,38 @@ TEST_F(ReportCli, InspectRunsOnOpt) {
     EXPECT_TRUE(r["layers"][0]["inputs"]["down_in"]["kurtosis"].contains("r4"));
 }
 
+// The 2026 families' fixtures: Gemma (post-norms, GeGLU), and the mixtures of
+// experts, whose down_proj inputs are every expert's routed rows pooled (of the experts' width) and whose MLP-norm
+// readers are the router and every expert's gate/up.
+TEST_F(ReportCli, InspectRunsOnGemmaAndTheMixturesOfExperts) {
+    for (const char* name : {"gemma2", "mixtral", "qwen3-moe"}) {
+        const std::string m = test::fixture_path(std::string("families/") + name);
+        const nlohmann::json cfg = read_json(m + "/config.json");
+        std::string out;
+        ASSERT_EQ(test::run_tameq("inspect " + m + " --calib " + text_ + " --calib-windows 2 --calib-ctx 32 --dfrot-iters 2 -o " +
+                                      p(std::string(name) + ".html") + " --json " + p(std::string(name) + ".json"),
+                                  &out),
+                  0)
+            << name << ": " << out;
+        const json r = read_json(p(std::string(name) + ".json"));
+        ASSERT_EQ(r["layers"].size(), size_t(cfg["num_hidden_layers"].get<int>())) << name;
+        for (const json& layer : r["layers"]) {
+            EXPECT_TRUE(layer["weights_kurtosis"].contains("gate_up")) << name;
+            EXPECT_TRUE(layer["weights_kurtosis"].contains("down")) << name;
+            const json& down_in = layer["inputs"]["down_in"];
+            if (std::string(name) == "gemma2") continue;
+            const bool dense = cfg.contains("mlp_only_layers") && !cfg["mlp_only_layers"].empty() &&
+                               cfg["mlp_only_layers"][0].get<int>() == layer["index"].get<int>();
+            const int width = dense ? cfg["intermediate_size"].get<int>()
+                                    : cfg.value("moe_intermediate_size", cfg["intermediate_size"].get<int>());
+            EXPECT_EQ(down_in["dim"], width) << name << " layer " << layer["index"];
+            // Routed rows have no position in the window.
+            EXPECT_EQ(down_in["max_token"]["position"].get<int>() == -1, !dense) << name;
+            EXPECT_EQ(layer["inputs"]["mlp_in"]["dim"], cfg["hidden_size"]) << name;
+        }
+    }
+}
+
 TEST_F(ReportCli, SweepWritesReportsAndResumes) {
     const std::string m = model(ArchFamily::Llama, 0.0f);
     const std::string args = "sweep " + m + " --recipes \"fp; rotate=rh,w=4,a=4 ;w=8\" --data " + text_ +

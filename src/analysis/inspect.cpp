@@ -110,7 +110,8 @@ struct InputStats {
     std::vector<double> p1, p2, p3, p4;
     std::map<std::string, Moments> transformed;  // activation moments after each transform
 
-    void add(const float* x, int n, int d, int window) {
+    // routed: rows gathered for one expert, whose positions in the window are not known here (recorded as -1).
+    void add(const float* x, int n, int d, int window, bool routed = false) {
         if (dim == 0) {
             dim = d;
             range = ChannelRange(d);
@@ -131,7 +132,7 @@ struct InputStats {
             }
             token_absmax.push_back(amax);
             token_window.push_back(window);
-            token_position.push_back(i);
+            token_position.push_back(routed ? -1 : i);
         }
     }
     // Kurtosis of the flattened x − z from the per-channel power sums (binomial expansion).
@@ -152,6 +153,7 @@ struct InputStats {
     json to_json(bool with_shift) const {
         json j;
         j["dim"] = dim;
+        if (token_absmax.empty()) return j;  // a tap this layer never reached (no token routed to any expert)
         const std::vector<float> absmax = range.absmax();
         j["channel_absmax"] = percentiles(absmax);
         std::vector<int> order(static_cast<size_t>(dim));
@@ -271,7 +273,6 @@ public:
     InspectTap(const ModelConfig& cfg, const InspectOptions& opt, const std::vector<std::vector<int>>& windows,
                const Tokenizer& tok, const std::array<std::vector<float>, 3>& r1, const std::vector<float>& r2)
         : cfg_(cfg), opt_(opt), windows_(windows), tok_(tok), r1_(r1), r2_(r2), act_(per_token_spec(opt.bits, opt.symmetric)) {
-        had_down_ok_ = hadamard_size_supported(cfg.intermediate);
     }
 
     void begin_layer() {
@@ -290,11 +291,25 @@ public:
             std::vector<float> out(size_t(n) * dim);
             matmul(x, n * (dim / cfg_.head_dim), cfg_.head_dim, r2_.data(), cfg_.head_dim, out.data());
             stats_[size_t(where)].transformed["r2"].add(out.data(), out.size());
-        } else if (where == Tap::DownIn && had_down_ok_) {
-            std::vector<float> y(x, x + size_t(n) * dim);
-            fwht_rows(y.data(), n, dim);  // R4
-            stats_[size_t(where)].transformed["r4"].add(y.data(), y.size());
+        } else if (where == Tap::DownIn) {
+            add_r4(x, n, dim);
         }
+    }
+
+    // A mixture of experts' down_proj inputs, every expert's routed rows pooled into the layer's DownIn statistics
+    // (the experts share one width); MlpIn already came through `on` for all rows.
+    void on_expert(int, int, Tap where, const float* x, int n, int dim) override {
+        if (where != Tap::DownIn) return;
+        const int window = calls_[size_t(Tap::MlpIn)] - 1;
+        stats_[size_t(where)].add(x, n, dim, window, true);
+        add_r4(x, n, dim);
+    }
+
+    void add_r4(const float* x, int n, int dim) {
+        if (!hadamard_size_supported(dim)) return;
+        std::vector<float> y(x, x + size_t(n) * dim);
+        fwht_rows(y.data(), n, dim);  // R4
+        stats_[size_t(Tap::DownIn)].transformed["r4"].add(y.data(), y.size());
     }
 
     json end_layer(int index, const Layer& l, bool llama) {
@@ -422,8 +437,10 @@ private:
             }
         };
         readers({l.q.get(), l.k.get(), l.v.get()}, l.attn_norm, "qkv");
-        if (llama) readers({l.gate.get(), l.up.get()}, l.mlp_norm, "gate_up");
-        else readers({l.fc1.get()}, l.mlp_norm, "fc1");
+        // The MLP norm's readers by the family's table: gate/up, fc1, or a mixture's router and every expert's gate/up.
+        Layer& layer = const_cast<Layer&>(l);  // linears_reading only lists the slots; nothing is changed
+        const std::vector<Linear*> mlp_readers = linears_reading(layer, Tap::MlpIn);
+        readers(std::vector<const Linear*>(mlp_readers.begin(), mlp_readers.end()), l.mlp_norm, llama ? "gate_up" : "fc1");
 
         const auto& o = as_dense(*l.o).weight;
         Moments m_o, m_o2;
@@ -433,14 +450,17 @@ private:
         m_o2.add(y.data(), y.size());
         j["o"] = {{"none", m_o.kurtosis()}, {"r2", m_o2.kurtosis()}};
 
-        const Linear& down = llama ? *l.down : *l.fc2;
-        std::vector<float> d = as_dense(down).weight;
+        // down, fc2 or every expert's down (one width), stacked by rows.
+        const std::vector<Linear*> downs = down_projections(layer);
+        std::vector<float> d;
+        for (const Linear* lin : downs) d.insert(d.end(), as_dense(*lin).weight.begin(), as_dense(*lin).weight.end());
+        const int down_in = downs[0]->in_features();
         Moments m_d;
         m_d.add(d.data(), d.size());
         const char* dname = llama ? "down" : "fc2";
         j[dname]["none"] = m_d.kurtosis();
-        if (had_down_ok_) {
-            fwht_rows(d.data(), down.out_features(), down.in_features());
+        if (hadamard_size_supported(down_in)) {
+            fwht_rows(d.data(), int(d.size() / size_t(down_in)), down_in);
             Moments m_d4;
             m_d4.add(d.data(), d.size());
             j[dname]["r4"] = m_d4.kurtosis();
@@ -455,7 +475,6 @@ private:
     const std::array<std::vector<float>, 3>& r1_;  // RO, RH, DFRot
     const std::vector<float>& r2_;
     const QuantSpec act_;
-    bool had_down_ok_ = false;
     std::array<InputStats, kTapCount> stats_;
     std::array<ErrorStats, 2> errors_;  // attention norm input, MLP norm input
     std::array<int, kTapCount> calls_{};
