@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -716,6 +717,19 @@ TEST_P(MoeFamilies, QuantizedDirectoryHoldsTheExpertsAndTheirTokens) {
         EXPECT_EQ(e.at("expert").get<int>(), report.expert_tokens[i].expert);
         EXPECT_EQ(e.at("tokens").get<int64_t>(), report.expert_tokens[i].tokens);
         EXPECT_EQ(e.at("rtn_fallback").get<bool>(), report.expert_tokens[i].rtn_fallback);
+    }
+    // The quantize log sums them up per sparse layer: experts, min / median / max tokens, how many took RTN.
+    for (int i = 0; i < c.n_layers; ++i) {
+        if (!c.is_moe_layer(i)) continue;
+        std::vector<int64_t> t;
+        int fallbacks = 0;
+        for (const PipelineReport::ExpertTokens& e : report.expert_tokens)
+            if (e.layer == i) t.push_back(e.tokens), fallbacks += e.rtn_fallback;
+        ASSERT_EQ(t.size(), size_t(c.n_experts)) << i;
+        std::sort(t.begin(), t.end());
+        const std::string line = fmt::format("  layer {}: {} experts, {} / {} / {} tokens, {} on RTN\n", i, t.size(), t.front(),
+                                             t[t.size() / 2], t.back(), fallbacks);
+        EXPECT_NE(log.find(line), std::string::npos) << line << log;
     }
     Model integer = load_model(out.string());
     const IntegerReport ir = use_integer_kernels(integer);

@@ -1,5 +1,6 @@
 // tameq quantize MODEL -o OUT ...: runs a recipe (rotation or channel method, bits, weight quantizer,
 // calibration) and writes a quantized-model directory atomically. Same inputs and seed, same bytes out.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <utility>
@@ -53,6 +54,24 @@ void run_quantize(QuantizeArgs& a) {
             (m.tap == Tap::AttnIn ? attn : mlp) += fmt::format(" {:g}{}", m.choice.alpha,
                                                                m.choice.clip < 1.0f ? fmt::format("@{:g}", m.choice.clip) : "");
         fmt::print("ot-search alpha per layer: attention{}; MLP{}\n", attn, mlp);
+    }
+    if (!report.expert_tokens.empty()) {
+        // GPTQ on a mixture: the calibration tokens routed to each expert, per sparse layer (each expert's count is
+        // in tameq.json's "experts"); fallbacks were warned about as they happened.
+        fmt::print("calibration tokens per expert (GPTQ Hessians), per layer: min / median / max, experts on RTN\n");
+        for (size_t b = 0; b < report.expert_tokens.size();) {
+            size_t e = b;
+            std::vector<int64_t> tokens;
+            int fallbacks = 0;
+            for (; e < report.expert_tokens.size() && report.expert_tokens[e].layer == report.expert_tokens[b].layer; ++e) {
+                tokens.push_back(report.expert_tokens[e].tokens);
+                fallbacks += report.expert_tokens[e].rtn_fallback;
+            }
+            std::sort(tokens.begin(), tokens.end());
+            fmt::print("  layer {}: {} experts, {} / {} / {} tokens, {} on RTN\n", report.expert_tokens[b].layer,
+                       tokens.size(), tokens.front(), tokens[tokens.size() / 2], tokens.back(), fallbacks);
+            b = e;
+        }
     }
     if (a.profile) {
         set_thread_profile(nullptr);
